@@ -1,0 +1,165 @@
+"""Typed shapes at the provider's two boundaries: the engine's props and the API's JSON.
+
+``RuleSpec`` is a rule as this provider stores it (canonical inputs, after ``check``);
+``ApiRule`` and ``ApiGroup`` are what Gcore answers. Converting between them lives here,
+so the provider's methods stay one line of parsing plus one client call.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .schema import ANY_PREFIXES, INPUT_KEYS, canonical_state, prefix_family
+
+ProtocolName = Literal[
+    "ah", "any", "dccp", "egp", "esp", "gre", "icmp", "igmp", "ipencap", "ipip",
+    "ipv6-encap", "ipv6-frag", "ipv6-icmp", "ipv6-nonxt", "ipv6-opts", "ipv6-route",
+    "ospf", "pgm", "rsvp", "sctp", "tcp", "udp", "udplite", "vrrp",
+]  # fmt: skip
+
+
+class RuleSpec(BaseModel):
+    """A rule's canonical inputs, as ``check`` returns them and the state stores them."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    group_id: str
+    """The security group the rule belongs to."""
+    direction: Literal["ingress", "egress"]
+    """Traffic direction the rule matches."""
+    ethertype: Literal["IPv4", "IPv6"] = "IPv4"
+    """IP family."""
+    protocol: ProtocolName = "any"
+    """IP protocol; ``any`` for all."""
+    port_range_min: int | None = Field(default=None, ge=0, le=65535)
+    """First port, or the ICMP type."""
+    port_range_max: int | None = Field(default=None, ge=0, le=65535)
+    """Last port, or the ICMP code."""
+    remote_ip_prefix: str | None = None
+    """Source (ingress) or destination (egress) network, canonical CIDR."""
+    remote_group_id: str | None = None
+    """Another security group whose members the rule matches."""
+    description: str = ""
+    """Free text shown in the Gcore console."""
+    project_id: int = Field(gt=0)
+    """Gcore project id."""
+    region_id: int = Field(gt=0)
+    """Gcore region id."""
+    adopt_existing: bool = False
+    """Take over an identical existing rule instead of failing with a conflict."""
+
+    @classmethod
+    def from_props(cls, props: dict[str, Any]) -> RuleSpec:
+        """Parse engine props (canonical inputs or old outputs; numbers may be floats)."""
+        return cls.model_validate(canonical_state(props))
+
+    def request_body(self) -> dict[str, Any]:
+        """The v1 POST body: only the rule's own fields, nulls left out."""
+        body = {
+            "direction": self.direction,
+            "ethertype": self.ethertype,
+            "protocol": self.protocol,
+            "port_range_min": self.port_range_min,
+            "port_range_max": self.port_range_max,
+            "remote_ip_prefix": self.remote_ip_prefix,
+            "remote_group_id": self.remote_group_id,
+            "description": self.description,
+        }
+        return {key: value for key, value in body.items() if value is not None}
+
+    def as_props(self) -> dict[str, Any]:
+        """The inputs as the engine should store them."""
+        return {key: getattr(self, key) for key in INPUT_KEYS}
+
+
+class ApiRule(BaseModel):
+    """A rule object as the v1 API returns it (every key present, many nullable)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    security_group_id: str
+    direction: Literal["ingress", "egress"]
+    ethertype: Literal["IPv4", "IPv6"] | None = None
+    protocol: str | None = None
+    port_range_min: int | None = None
+    port_range_max: int | None = None
+    remote_ip_prefix: str | None = None
+    remote_group_id: str | None = None
+    description: str | None = None
+    revision_number: int = 0
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    @field_validator("id", "security_group_id", "remote_group_id")
+    @classmethod
+    def _lowercase_ids(cls, value: str | None) -> str | None:
+        return value.lower() if value else value
+
+    def as_rule(self, project_id: int, region_id: int) -> dict[str, Any]:
+        """This rule in the shape ``duplicate_key`` compares."""
+        return {
+            "group_id": self.security_group_id,
+            "direction": self.direction,
+            "ethertype": self.ethertype,
+            "protocol": self.protocol,
+            "port_range_min": self.port_range_min,
+            "port_range_max": self.port_range_max,
+            "remote_ip_prefix": self.remote_ip_prefix,
+            "remote_group_id": self.remote_group_id,
+            "description": self.description,
+            "project_id": project_id,
+            "region_id": region_id,
+        }
+
+    def to_outputs(self, spec: RuleSpec) -> dict[str, Any]:
+        """The resource's outputs: the live rule in canonical form, plus API-only values.
+
+        ``spec`` supplies what the API does not echo (project, region, adopt_existing) and
+        breaks ties where two spellings mean the same rule (``0.0.0.0/0`` vs null), so a
+        refresh right after create shows no change.
+        """
+        prefix = self.remote_ip_prefix
+        if prefix is not None:
+            prefix = str(ipaddress.ip_network(prefix, strict=False))
+        if prefix is None and spec.remote_ip_prefix in ANY_PREFIXES:
+            prefix = spec.remote_ip_prefix
+        elif prefix in ANY_PREFIXES and spec.remote_ip_prefix is None:
+            prefix = None
+        ethertype = self.ethertype or (prefix_family(prefix) if prefix else spec.ethertype)
+        outputs = {
+            "group_id": self.security_group_id,
+            "direction": self.direction,
+            "ethertype": ethertype,
+            "protocol": self.protocol or "any",
+            "port_range_min": self.port_range_min,
+            "port_range_max": self.port_range_max,
+            "remote_ip_prefix": prefix,
+            "remote_group_id": self.remote_group_id,
+            "description": self.description or "",
+            "project_id": spec.project_id,
+            "region_id": spec.region_id,
+            "adopt_existing": spec.adopt_existing,
+            "revision_number": self.revision_number,
+            "security_group_id": self.security_group_id,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+        return outputs
+
+
+class ApiGroup(BaseModel):
+    """The parent group, the only place the API shows a rule after it is created."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    security_group_rules: list[ApiRule] = Field(default_factory=list)
+
+    def find(self, rule_id: str) -> ApiRule | None:
+        """The rule with this id, if the group still has it."""
+        wanted = rule_id.lower()
+        return next((rule for rule in self.security_group_rules if rule.id == wanted), None)

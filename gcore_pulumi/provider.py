@@ -1,0 +1,184 @@
+"""The dynamic provider: the engine's calls, each one parse plus one client call.
+
+The instance is pickled BY REFERENCE into every resource's state (``__provider``), so it
+holds nothing until ``configure()`` runs in the provider process: no key, no session, no
+client. ``__getstate__`` makes sure of that even after ``configure()``. Heavy imports
+(requests, pydantic) wait until create/read/delete, so preview (check, diff) stays fast
+and makes no HTTP requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from typing import TYPE_CHECKING, Any
+
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
+
+from .errors import ConfigurationError
+from .schema import (
+    INPUT_KEYS,
+    PROVIDER_KEY,
+    RULE_KEYS,
+    Defaults,
+    canonical_state,
+    check_inputs,
+    duplicate_key,
+    is_unknown,
+)
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .client import GcoreClient
+    from .models import RuleSpec
+
+log = logging.getLogger("gcore_pulumi")
+
+
+class SecurityGroupRuleProvider(ResourceProvider):
+    """Creates, reads and deletes Gcore security group rules for ``SecurityGroupRule``."""
+
+    serialize_as_secret_always = False
+    """The pickled provider holds no secret (only a class reference), so state need not hide it."""
+
+    def __init__(self) -> None:
+        # Deliberately empty: whatever is set here is pickled into every resource's state.
+        super().__init__()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        del state  # nothing is ever stored
+
+    # --- settings and client, built lazily in the provider process -----------------
+
+    def configure(self, req: ConfigureRequest) -> None:
+        """Read stack config (falling back to GCORE_* variables) once per process."""
+        self.__dict__["_runtime"] = _Runtime(lambda key: req.config.get(key))
+        _log_to_stderr()
+
+    def _rt(self) -> _Runtime:
+        runtime = self.__dict__.get("_runtime")
+        if runtime is None:  # configure() was not called (used outside the engine)
+            runtime = self.__dict__.setdefault("_runtime", _Runtime(None))
+        assert isinstance(runtime, _Runtime)
+        return runtime
+
+    # --- preview: no I/O -----------------------------------------------------------
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """Validate and canonicalise inputs; every problem is a failure naming its key."""
+        runtime = self._rt()
+        outcome = check_inputs(news, runtime.defaults)
+        failures = [CheckFailure(key, reason) for key, reason in outcome.failures]
+        if runtime.error is not None:
+            failures.append(CheckFailure(runtime.error_key, str(runtime.error)))
+        return CheckResult(outcome.inputs, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """Every rule field forces replacement; ``adopt_existing`` alone is an update."""
+        old = canonical_state(olds)
+        new = canonical_state(news)
+        replaces = [key for key in RULE_KEYS if is_unknown(new[key]) or new[key] != old[key]]
+        adopt_changed = is_unknown(new["adopt_existing"]) or (
+            new["adopt_existing"] != old["adopt_existing"]
+        )
+        collide = (
+            bool(replaces)
+            and not any(is_unknown(v) for v in new.values())
+            and (
+                duplicate_key(old) == duplicate_key(new)
+                and (old["project_id"], old["region_id"]) == (new["project_id"], new["region_id"])
+            )
+        )
+        return DiffResult(
+            changes=bool(replaces) or adopt_changed,
+            replaces=replaces,
+            stables=[key for key in RULE_KEYS if key not in replaces],
+            delete_before_replace=collide,
+        )
+
+    # --- up, refresh, destroy ------------------------------------------------------
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        """POST the rule (or adopt its twin); outputs are the live rule, canonical."""
+        spec = _spec(props)
+        created = self._rt().client().create_rule(spec)
+        return CreateResult(created.rule.id, created.rule.to_outputs(spec))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """Find the rule in its group; gone means an empty id. Live values become inputs."""
+        spec = _spec(props)
+        rule = self._rt().client().find_rule(spec.project_id, spec.region_id, spec.group_id, id_)
+        if rule is None:
+            return ReadResult("", {})
+        outputs = rule.to_outputs(spec)
+        return ReadResult(rule.id, outputs, {key: outputs[key] for key in INPUT_KEYS})
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Only ``adopt_existing`` changes in place; it affects nothing at Gcore."""
+        outputs = {key: value for key, value in olds.items() if key != PROVIDER_KEY}
+        outputs["adopt_existing"] = bool(news.get("adopt_existing", False))
+        return UpdateResult(outputs)
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        """Delete the rule; one already gone (or whose group is gone) counts as deleted."""
+        spec = _spec(props)
+        gone = (
+            not self._rt().client().delete_rule(spec.project_id, spec.region_id, spec.group_id, id_)
+        )
+        if gone:
+            log.warning("gcore: rule %s was already gone; nothing to delete", id_)
+
+
+def _spec(props: dict[str, Any]) -> RuleSpec:
+    from .models import RuleSpec
+
+    return RuleSpec.from_props(props)
+
+
+class _Runtime:
+    """What configure() found, and the client built from it on first use (thread-safe)."""
+
+    def __init__(self, config: Any) -> None:
+        self.error: ConfigurationError | None = None
+        self.error_key = "gcore"
+        try:
+            self.settings = Settings.load(config)
+        except ConfigurationError as problem:
+            self.error = problem
+            self.error_key = problem.key or "gcore"
+            self.settings = Settings()
+        self.defaults = Defaults(self.settings.project_id, self.settings.region_id)
+        self._client: GcoreClient | None = None
+        self._lock = threading.Lock()
+
+    def client(self) -> GcoreClient:
+        if self.error is not None:
+            raise self.error
+        with self._lock:
+            if self._client is None:
+                from .client import GcoreClient
+
+                self._client = GcoreClient(self.settings)
+            return self._client
+
+
+def _log_to_stderr() -> None:
+    """Send retry/adoption notices to stderr, which the Pulumi CLI shows as diagnostics."""
+    if not log.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)

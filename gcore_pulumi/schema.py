@@ -1,0 +1,459 @@
+"""The rule's inputs: names, validation, canonical form, and Gcore's duplicate key.
+
+Pure functions and no I/O: ``check`` and ``diff`` are built from these, so preview never
+touches the network. Every rule the Gcore backend (Neutron) enforces is checked here, so a
+bad input fails at ``check`` with the input's name instead of as a 400 halfway through
+``up``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from .enums import ICMP_PROTOCOLS, PORT_RANGE_PROTOCOLS, Direction, Ethertype, Protocol
+
+RULE_KEYS: Final = (
+    "group_id",
+    "direction",
+    "ethertype",
+    "protocol",
+    "port_range_min",
+    "port_range_max",
+    "remote_ip_prefix",
+    "remote_group_id",
+    "description",
+    "project_id",
+    "region_id",
+)
+"""Inputs that define the rule; a change to any of them replaces it (Gcore cannot edit)."""
+
+INPUT_KEYS: Final = (*RULE_KEYS, "adopt_existing")
+"""Every input the resource accepts."""
+
+OUTPUT_ONLY_KEYS: Final = ("revision_number", "security_group_id", "created_at", "updated_at")
+"""Values only the API knows; they appear as outputs, never as inputs."""
+
+PROVIDER_KEY: Final = "__provider"
+
+DIRECTIONS: Final = tuple(d.value for d in Direction)
+ETHERTYPES: Final = tuple(e.value for e in Ethertype)
+PROTOCOLS: Final = tuple(p.value for p in Protocol)
+ANY_PREFIXES: Final = frozenset({"0.0.0.0/0", "::/0"})
+"""Prefixes that Gcore's duplicate check treats as equal to no prefix at all."""
+DESCRIPTION_MAX: Final = 255
+PORT_MAX: Final = 65535
+ICMP_MAX: Final = 255
+
+
+def is_unknown(value: object) -> bool:
+    """True for a value the engine does not know yet (preview, or a pending output)."""
+    # Imported here: the Unknown class lives in pulumi.output, which the provider process
+    # has loaded already; importing it at module level would tie pure code to the SDK.
+    from pulumi.output import Unknown
+
+    return isinstance(value, Unknown)
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """Values taken from stack config or the environment when an input is omitted."""
+
+    project_id: int | None = None
+    region_id: int | None = None
+
+
+@dataclass
+class CheckOutcome:
+    """Canonical inputs plus one ``(input key, reason)`` per problem found."""
+
+    inputs: dict[str, Any]
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+class InvalidInput(ValueError):
+    """One input's value is unusable; the message says why and what to write instead."""
+
+
+# --- one validator per field ------------------------------------------------------------
+
+
+def _show(value: object) -> str:
+    return repr(value.value if isinstance(value, Direction | Ethertype | Protocol) else value)
+
+
+def _choice(value: object, choices: tuple[str, ...], what: str) -> str:
+    """Accept exactly one of ``choices``; suggest the nearest on a miss."""
+    if isinstance(value, Direction | Ethertype | Protocol):
+        value = value.value
+    if isinstance(value, str) and value in choices:
+        return value
+    hint = ""
+    if isinstance(value, str):
+        folded = {c.lower(): c for c in choices}
+        close = folded.get(value.lower()) or next(
+            iter(difflib.get_close_matches(value, choices, n=1)), None
+        )
+        if close:
+            hint = f" (did you mean {close!r}?)"
+    listed = ", ".join(repr(c) for c in choices)
+    raise InvalidInput(f"{_show(value)} is not a valid {what}{hint}; use one of {listed}")
+
+
+def parse_direction(value: object) -> str:
+    """``ingress`` or ``egress``."""
+    return _choice(value, DIRECTIONS, "direction")
+
+
+def parse_ethertype(value: object) -> str:
+    """``IPv4`` or ``IPv6``, spelled as the API spells them."""
+    return _choice(value, ETHERTYPES, "ethertype")
+
+
+def parse_protocol(value: object) -> str:
+    """One of Gcore's protocol names; ``any`` means every protocol."""
+    return _choice(value, PROTOCOLS, "protocol")
+
+
+def parse_int(value: object, *, low: int, high: int, what: str) -> int:
+    """A whole number in ``[low, high]``; integral floats (wire numbers) and digits count."""
+    number: int | None = None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    if number is None:
+        raise InvalidInput(f"{_show(value)} is not a whole number; {what} must be {low}..{high}")
+    if not low <= number <= high:
+        raise InvalidInput(f"{number} is out of range; {what} must be {low}..{high}")
+    return number
+
+
+def parse_port(value: object) -> int:
+    """A port (or ICMP type/code) number as the API accepts it: 0..65535."""
+    return parse_int(value, low=0, high=PORT_MAX, what="a port")
+
+
+def parse_positive_id(value: object, what: str) -> int:
+    """A Gcore project or region id: a positive integer."""
+    return parse_int(value, low=1, high=2**63 - 1, what=what)
+
+
+def parse_uuid(value: object, what: str) -> str:
+    """A UUID in its canonical lowercase form, as the API returns ids."""
+    if isinstance(value, str):
+        try:
+            return str(uuid.UUID(value.strip()))
+        except ValueError:
+            pass
+    raise InvalidInput(
+        f"{_show(value)} is not a UUID; {what} looks like 024a29e9-b4b7-4c91-9a46-505be123d9f8"
+    )
+
+
+def parse_prefix(value: object) -> str:
+    """A CIDR in network form: host bits cleared, a bare address becomes /32 or /128."""
+    if isinstance(value, str):
+        try:
+            return str(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError:
+            pass
+    raise InvalidInput(
+        f"{_show(value)} is not an IP network; write a CIDR such as 203.0.113.0/24, "
+        "2001:db8::/32, 0.0.0.0/0 or a single address"
+    )
+
+
+def parse_description(value: object) -> str:
+    """Free text, at most 255 characters (the API's limit)."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{_show(value)} is not a string; description must be text")
+    if len(value) > DESCRIPTION_MAX:
+        raise InvalidInput(
+            f"is {len(value)} characters long; Gcore allows at most {DESCRIPTION_MAX}"
+        )
+    return value
+
+
+def parse_bool(value: object) -> bool:
+    """A real boolean; strings are refused so that ``"false"`` cannot mean True."""
+    if isinstance(value, bool):
+        return value
+    raise InvalidInput(f"{_show(value)} is not a boolean; use True or False")
+
+
+def prefix_family(prefix: str) -> str:
+    """``IPv4`` or ``IPv6`` for a canonical prefix."""
+    return "IPv6" if ":" in prefix else "IPv4"
+
+
+_FIELD_PARSERS: Final[dict[str, Any]] = {
+    "group_id": lambda v: parse_uuid(v, "group_id (the security group's id)"),
+    "direction": parse_direction,
+    "ethertype": parse_ethertype,
+    "protocol": parse_protocol,
+    "port_range_min": parse_port,
+    "port_range_max": parse_port,
+    "remote_ip_prefix": parse_prefix,
+    "remote_group_id": lambda v: parse_uuid(v, "remote_group_id (another group's id)"),
+    "description": parse_description,
+    "project_id": lambda v: parse_positive_id(v, "project_id"),
+    "region_id": lambda v: parse_positive_id(v, "region_id"),
+    "adopt_existing": parse_bool,
+}
+
+
+# --- the whole check --------------------------------------------------------------------
+
+
+def check_inputs(news: Mapping[str, Any], defaults: Defaults) -> CheckOutcome:
+    """Validate and canonicalise a resource's inputs without raising for bad input.
+
+    Unknown values (preview) are kept as they are and skipped by every rule that needs
+    them, so the rest is still checked.
+    """
+    failures: list[tuple[str, str]] = []
+    values: dict[str, Any] = {}
+
+    for key, raw in news.items():
+        if key == PROVIDER_KEY:
+            continue
+        if key not in _FIELD_PARSERS:
+            failures.append((key, _unknown_key_reason(key)))
+            continue
+        if raw is None or is_unknown(raw):
+            values[key] = raw
+            continue
+        try:
+            values[key] = _FIELD_PARSERS[key](raw)
+        except InvalidInput as problem:
+            failures.append((key, str(problem)))
+            values[key] = raw
+
+    bad = {key for key, _ in failures}
+    _fill_defaults(values, defaults, failures)
+    failures.extend(_cross_field_failures(values, bad))
+    return CheckOutcome(inputs=values, failures=failures)
+
+
+def _unknown_key_reason(key: str) -> str:
+    close = difflib.get_close_matches(key, INPUT_KEYS, n=1, cutoff=0.5)
+    if key in OUTPUT_ONLY_KEYS:
+        return f"{key!r} is an output set by Gcore, not an input; remove it"
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{key!r} is not an input of SecurityGroupRule{hint} (inputs: {', '.join(INPUT_KEYS)})"
+
+
+def _fill_defaults(
+    values: dict[str, Any], defaults: Defaults, failures: list[tuple[str, str]]
+) -> None:
+    """Apply the API's defaults, and config's project/region, to omitted inputs."""
+    for key in ("group_id", "direction"):
+        if values.get(key) is None:
+            what = (
+                "the id of the security group to add the rule to"
+                if key == "group_id"
+                else ("'ingress' or 'egress'")
+            )
+            failures.append((key, f"{key} is required: {what}"))
+    if values.get("protocol") is None:
+        values["protocol"] = "any"
+    if values.get("description") is None:
+        values["description"] = ""
+    if values.get("adopt_existing") is None:
+        values["adopt_existing"] = False
+    if values.get("ethertype") is None:
+        prefix = values.get("remote_ip_prefix")
+        if is_unknown(prefix):
+            values["ethertype"] = prefix  # follows the prefix, which is not known yet
+        elif isinstance(prefix, str) and _is_canonical_prefix(prefix):
+            values["ethertype"] = prefix_family(prefix)
+        else:
+            values["ethertype"] = "IPv4"
+    for key, config_key, env in (
+        ("project_id", "gcore:projectId", "GCORE_CLOUD_PROJECT_ID"),
+        ("region_id", "gcore:regionId", "GCORE_CLOUD_REGION_ID"),
+    ):
+        if values.get(key) is None:
+            fallback = getattr(defaults, key)
+            if fallback is None:
+                failures.append(
+                    (
+                        key,
+                        f"no {key}: pass {key}=..., or set it for the stack with "
+                        f"`pulumi config set {config_key} <id>` or the {env} environment variable",
+                    )
+                )
+            else:
+                values[key] = fallback
+    for key in ("port_range_min", "port_range_max", "remote_ip_prefix", "remote_group_id"):
+        values.setdefault(key, None)
+
+
+def _is_canonical_prefix(prefix: str) -> bool:
+    try:
+        return str(ipaddress.ip_network(prefix, strict=False)) == prefix
+    except ValueError:
+        return False
+
+
+def _cross_field_failures(values: Mapping[str, Any], bad: set[str]) -> list[tuple[str, str]]:
+    """Neutron's rules that tie fields together; skipped where a value is unknown or invalid."""
+
+    def known(key: str) -> bool:
+        return key not in bad and not is_unknown(values.get(key))
+
+    failures: list[tuple[str, str]] = []
+    protocol = values.get("protocol")
+    ethertype = values.get("ethertype")
+    prefix = values.get("remote_ip_prefix")
+    low, high = values.get("port_range_min"), values.get("port_range_max")
+
+    if (
+        known("ethertype")
+        and known("remote_ip_prefix")
+        and prefix is not None
+        and prefix_family(prefix) != ethertype
+    ):
+        failures.append(
+            (
+                "ethertype",
+                f"ethertype {ethertype!r} does not match remote_ip_prefix {prefix!r}, "
+                f"an {prefix_family(prefix)} network; set ethertype={prefix_family(prefix)!r} "
+                "or omit it",
+            )
+        )
+    if (
+        known("protocol")
+        and known("ethertype")
+        and str(protocol).startswith("ipv6-")
+        and ethertype != "IPv6"
+    ):
+        failures.append(
+            (
+                "protocol",
+                f"protocol {protocol!r} exists only for IPv6; set ethertype='IPv6'"
+                + (" (or use 'icmp' for IPv4)" if protocol == "ipv6-icmp" else ""),
+            )
+        )
+    if (
+        known("remote_ip_prefix")
+        and known("remote_group_id")
+        and prefix is not None
+        and values.get("remote_group_id") is not None
+    ):
+        failures.append(
+            (
+                "remote_group_id",
+                "remote_group_id and remote_ip_prefix cannot both be set: a rule matches "
+                "either another group's members or an address range; keep one",
+            )
+        )
+    if known("protocol") and known("port_range_min") and known("port_range_max"):
+        failures.extend(_port_failures(str(protocol), low, high))
+    return failures
+
+
+def _port_failures(protocol: str, low: int | None, high: int | None) -> list[tuple[str, str]]:
+    if low is None and high is None:
+        return []
+    set_key = "port_range_min" if low is not None else "port_range_max"
+    if protocol == "any":
+        return [
+            (
+                set_key,
+                "ports need a protocol: set protocol to one of "
+                f"{', '.join(sorted(PORT_RANGE_PROTOCOLS))} (or icmp for type/code), "
+                "or drop the ports",
+            )
+        ]
+    if protocol in PORT_RANGE_PROTOCOLS:
+        failures: list[tuple[str, str]] = []
+        for key, port in (("port_range_min", low), ("port_range_max", high)):
+            if port is None:
+                failures.append(
+                    (
+                        key,
+                        f"a {protocol} port range needs both ends; set {key} too "
+                        "(equal to the other end for a single port)",
+                    )
+                )
+            elif port == 0:
+                failures.append((key, f"port 0 is not allowed for {protocol}; ports are 1..65535"))
+        if not failures and low is not None and high is not None and low > high:
+            failures.append(
+                ("port_range_min", f"port_range_min {low} is above port_range_max {high}")
+            )
+        return failures
+    if protocol in ICMP_PROTOCOLS:
+        failures = [
+            (key, f"{what} {value} is out of range; {protocol} {what}s are 0..{ICMP_MAX}")
+            for key, what, value in (
+                ("port_range_min", "ICMP type", low),
+                ("port_range_max", "ICMP code", high),
+            )
+            if value is not None and value > ICMP_MAX
+        ]
+        if low is None:
+            failures.append(
+                (
+                    "port_range_max",
+                    "an ICMP code (port_range_max) needs an ICMP type (port_range_min); "
+                    "set port_range_min to the type, e.g. 8 for echo request",
+                )
+            )
+        return failures
+    return [
+        (
+            set_key,
+            f"protocol {protocol!r} has no ports; port ranges exist only for "
+            f"{', '.join(sorted(PORT_RANGE_PROTOCOLS))} (and ICMP type/code); drop the ports",
+        )
+    ]
+
+
+# --- comparing rules --------------------------------------------------------------------
+
+
+def canonical_state(props: Mapping[str, Any]) -> dict[str, Any]:
+    """Old outputs (possibly from an older version, numbers as floats) in canonical form."""
+    state = {key: props.get(key) for key in INPUT_KEYS}
+    for key in ("port_range_min", "port_range_max", "project_id", "region_id"):
+        number = state[key]
+        if isinstance(number, float) and number.is_integer():
+            state[key] = int(number)
+    if state["protocol"] is None:
+        state["protocol"] = "any"
+    if state["description"] is None:
+        state["description"] = ""
+    if state["adopt_existing"] is None:
+        state["adopt_existing"] = False
+    if state["ethertype"] is None:
+        prefix = state["remote_ip_prefix"]
+        state["ethertype"] = prefix_family(prefix) if isinstance(prefix, str) else "IPv4"
+    return state
+
+
+def duplicate_key(rule: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What Gcore's duplicate check compares: everything but description, with
+    ``0.0.0.0/0``, ``::/0`` and no prefix counting as the same."""
+    prefix = rule.get("remote_ip_prefix")
+    protocol = rule.get("protocol")
+    return (
+        rule.get("group_id"),
+        rule.get("direction"),
+        rule.get("ethertype") or "IPv4",
+        None if protocol in (None, "any") else protocol,
+        rule.get("port_range_min"),
+        rule.get("port_range_max"),
+        None if prefix in ANY_PREFIXES else prefix,
+        rule.get("remote_group_id"),
+    )

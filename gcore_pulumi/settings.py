@@ -1,0 +1,194 @@
+"""Provider settings: stack config first, then the environment variables Gcore's SDKs use.
+
+Read once per provider process in ``configure()``; never stored on the pickled provider.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, TypeVar
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError
+
+DEFAULT_BASE_URL: Final = "https://api.gcore.com"
+
+API_KEY_HELP: Final = (
+    "no Gcore API key: set it with `pulumi config set --secret gcore:apiKey <key>` "
+    "or the GCORE_API_KEY environment variable"
+)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its stack config key, its environment variable, and what it means."""
+
+    attr: str
+    config_key: str
+    env: str
+    doc: str
+
+
+SETTINGS: Final = (
+    Setting("api_key", "gcore:apiKey", "GCORE_API_KEY", "API key (secret)"),
+    Setting("base_url", "gcore:baseUrl", "GCORE_BASE_URL", "API base URL"),
+    Setting("project_id", "gcore:projectId", "GCORE_CLOUD_PROJECT_ID", "default project id"),
+    Setting("region_id", "gcore:regionId", "GCORE_CLOUD_REGION_ID", "default region id"),
+    Setting("max_retries", "gcore:maxRetries", "GCORE_MAX_RETRIES", "retries per request"),
+    Setting("timeout", "gcore:timeout", "GCORE_TIMEOUT", "read timeout per request, seconds"),
+    Setting(
+        "connect_timeout", "gcore:connectTimeout", "GCORE_CONNECT_TIMEOUT", "connect timeout, s"
+    ),
+    Setting("deadline", "gcore:deadline", "GCORE_DEADLINE", "overall time per operation, s"),
+    Setting("retry_backoff", "gcore:retryBackoff", "GCORE_RETRY_BACKOFF", "first backoff, s"),
+    Setting(
+        "allow_insecure_http",
+        "gcore:allowInsecureHttp",
+        "GCORE_ALLOW_INSECURE_HTTP",
+        "allow http:// to a non-loopback host",
+    ),
+    Setting(
+        "read_cache_seconds",
+        "gcore:readCacheSeconds",
+        "GCORE_READ_CACHE_SECONDS",
+        "how long a group read serves refreshes",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the HTTP client needs. ``api_key`` is kept out of ``repr``."""
+
+    api_key: str | None = field(default=None, repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    project_id: int | None = None
+    region_id: int | None = None
+    max_retries: int = 5
+    """Retries after the first try (so 6 tries in all), for every request."""
+    timeout: float = 60.0
+    connect_timeout: float = 5.0
+    deadline: float = 300.0
+    """Upper bound on one operation (create, read or delete) including all retries."""
+    retry_backoff: float = 0.5
+    """Backoff before retry n is min(retry_backoff * 2**n, retry_backoff_max), with jitter."""
+    retry_backoff_max: float = 8.0
+    max_retry_after: float = 60.0
+    """A server's Retry-After is honoured up to this many seconds."""
+    allow_insecure_http: bool = False
+    read_cache_seconds: float = 2.0
+
+    @classmethod
+    def load(
+        cls, config: Callable[[str], Any] | None = None, env: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Read every setting, config winning over env. Raises ``ConfigurationError``
+        naming the key whose value is unusable."""
+        environ = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            raw = config(setting.config_key) if config is not None else None
+            source = setting.config_key
+            if raw is None or raw == "":
+                raw, source = environ.get(setting.env), setting.env
+            if raw is None or raw == "":
+                continue
+            values[setting.attr] = _PARSERS[setting.attr](raw, source)
+        settings = cls(**values)
+        settings._check_base_url()
+        return settings
+
+    def require_api_key(self) -> str:
+        """The key, or a ConfigurationError that says how to set it."""
+        if not self.api_key:
+            raise ConfigurationError(API_KEY_HELP, key="gcore:apiKey")
+        return self.api_key
+
+    def _check_base_url(self) -> None:
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigurationError(
+                f"gcore:baseUrl {self.base_url!r} is not an http(s) URL; "
+                f"leave it unset for {DEFAULT_BASE_URL}",
+                key="gcore:baseUrl",
+            )
+        if parts.username or parts.password:
+            raise ConfigurationError(
+                "gcore:baseUrl must not contain credentials", key="gcore:baseUrl"
+            )
+        if (
+            parts.scheme == "http"
+            and not self.allow_insecure_http
+            and not _is_loopback(parts.hostname)
+        ):
+            raise ConfigurationError(
+                f"gcore:baseUrl {self.base_url!r} uses plain http to a remote host, which would "
+                "send the API key in clear text; use https://, or set "
+                "gcore:allowInsecureHttp=true (GCORE_ALLOW_INSECURE_HTTP=true) if you mean it",
+                key="gcore:baseUrl",
+            )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+N = TypeVar("N", int, float)
+
+
+def _number(kind: type[N], low: float) -> Callable[[Any, str], N]:
+    def parse(raw: Any, source: str) -> N:
+        try:
+            value = kind(float(raw)) if kind is int and float(raw).is_integer() else kind(raw)
+        except (TypeError, ValueError):
+            value = None
+        if value is None or not math.isfinite(value) or value < low:
+            raise ConfigurationError(
+                f"{source} is {raw!r}; it must be a {'whole ' if kind is int else ''}"
+                f"number >= {low:g}",
+                key=source,
+            )
+        return value
+
+    return parse
+
+
+def _bool(raw: Any, source: str) -> bool:
+    text = str(raw).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise ConfigurationError(f"{source} is {raw!r}; it must be true or false", key=source)
+
+
+def _text(raw: Any, source: str) -> str:
+    return str(raw).strip()
+
+
+def _url(raw: Any, source: str) -> str:
+    return str(raw).strip().rstrip("/")
+
+
+_PARSERS: Final[dict[str, Callable[[Any, str], Any]]] = {
+    "api_key": _text,
+    "base_url": _url,
+    "project_id": _number(int, 1),
+    "region_id": _number(int, 1),
+    "max_retries": _number(int, 0),
+    "timeout": _number(float, 0.001),
+    "connect_timeout": _number(float, 0.001),
+    "deadline": _number(float, 0.001),
+    "retry_backoff": _number(float, 0),
+    "allow_insecure_http": _bool,
+    "read_cache_seconds": _number(float, 0),
+}
