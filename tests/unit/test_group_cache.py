@@ -1,0 +1,70 @@
+"""Group read coalescing: one read serves overlapping and near-simultaneous refreshes,
+and nothing read before a write is served after it."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from gcore_pulumi.group_cache import GroupReadCache
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_concurrent_reads_share_one_fetch() -> None:
+    cache: GroupReadCache[int] = GroupReadCache(ttl=0.0)
+    gate = threading.Event()
+    calls = []
+
+    def fetch() -> int:
+        calls.append(1)
+        gate.wait(5)
+        return 7
+
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(cache.get, "g", fetch) for _ in range(8)]
+        while cache.fetches == 0:
+            pass
+        gate.set()
+        assert [f.result() for f in futures] == [7] * 8
+    assert len(calls) <= 2  # all threads that arrived during the flight joined it
+
+
+def test_fresh_result_reused_until_ttl() -> None:
+    clock = Clock()
+    cache: GroupReadCache[int] = GroupReadCache(ttl=2.0, clock=clock)
+    values = iter(range(10))
+    assert cache.get("g", lambda: next(values)) == 0
+    clock.now = 1.5
+    assert cache.get("g", lambda: next(values)) == 0
+    clock.now = 2.5
+    assert cache.get("g", lambda: next(values)) == 1
+    assert cache.fetches == 2
+
+
+def test_write_invalidates() -> None:
+    cache: GroupReadCache[int] = GroupReadCache(ttl=60.0, clock=Clock())
+    values = iter(range(10))
+    assert cache.get("g", lambda: next(values)) == 0
+    cache.invalidate("g")
+    assert cache.get("g", lambda: next(values)) == 1
+    assert cache.get("other", lambda: next(values)) == 2
+
+
+def test_failed_fetch_is_not_cached() -> None:
+    cache: GroupReadCache[int] = GroupReadCache(ttl=60.0, clock=Clock())
+
+    def boom() -> int:
+        raise RuntimeError("down")
+
+    try:
+        cache.get("g", boom)
+    except RuntimeError:
+        pass
+    assert cache.get("g", lambda: 5) == 5

@@ -1,0 +1,77 @@
+"""Settings: config wins over env, bad values name their key, the key never shows."""
+
+from __future__ import annotations
+
+import pytest
+
+from gcore_pulumi.errors import ConfigurationError
+from gcore_pulumi.settings import DEFAULT_BASE_URL, Settings
+
+KEY = "sekrit-key-123"
+
+
+def load(config: dict[str, str], env: dict[str, str] | None = None) -> Settings:
+    return Settings.load(config.get, env or {})
+
+
+def test_defaults() -> None:
+    settings = load({})
+    assert settings.base_url == DEFAULT_BASE_URL
+    assert settings.api_key is None
+    assert settings.max_retries >= 2
+
+
+def test_config_wins_over_env_and_env_fills_gaps() -> None:
+    settings = load(
+        {"gcore:projectId": "5", "gcore:apiKey": KEY},
+        {"GCORE_CLOUD_PROJECT_ID": "9", "GCORE_CLOUD_REGION_ID": "3", "GCORE_API_KEY": "other"},
+    )
+    assert (settings.project_id, settings.region_id, settings.api_key) == (5, 3, KEY)
+
+
+def test_key_is_not_in_repr() -> None:
+    assert KEY not in repr(load({"gcore:apiKey": KEY}))
+
+
+def test_missing_key_says_how_to_set_it() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load({}).require_api_key()
+    assert "pulumi config set --secret gcore:apiKey" in str(caught.value)
+    assert "GCORE_API_KEY" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        ({"gcore:maxRetries": "lots"}, "gcore:maxRetries"),
+        ({"gcore:timeout": "-1"}, "gcore:timeout"),
+        ({"gcore:projectId": "0"}, "gcore:projectId"),
+        ({"gcore:allowInsecureHttp": "maybe"}, "gcore:allowInsecureHttp"),
+        ({"gcore:baseUrl": "ftp://api.gcore.com"}, "gcore:baseUrl"),
+    ],
+)
+def test_bad_values_name_their_key(config: dict[str, str], key: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load(config)
+    assert caught.value.key == key
+    assert key in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:9", "http://127.8.0.1"]
+)
+def test_plain_http_is_fine_on_loopback(url: str) -> None:
+    assert load({"gcore:baseUrl": url}).base_url == url
+
+
+def test_plain_http_to_a_remote_host_is_refused_unless_allowed() -> None:
+    with pytest.raises(ConfigurationError, match="clear text"):
+        load({"gcore:baseUrl": "http://api.gcore.com"})
+    allowed = load({"gcore:baseUrl": "http://api.gcore.com/", "gcore:allowInsecureHttp": "true"})
+    assert allowed.base_url == "http://api.gcore.com"
+
+
+def test_credentials_in_url_refused_without_echoing_them() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load({"gcore:baseUrl": "https://user:pw-secret@api.gcore.com"})
+    assert "pw-secret" not in str(caught.value)
