@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from gcore_pulumi.group_cache import GroupReadCache
 
 
@@ -63,8 +65,6 @@ def test_failed_fetch_is_not_cached() -> None:
     def boom() -> int:
         raise RuntimeError("down")
 
-    try:
+    with pytest.raises(RuntimeError):
         cache.get("g", boom)
-    except RuntimeError:
-        pass
     assert cache.get("g", lambda: 5) == 5
