@@ -1,0 +1,125 @@
+"""Run the Gcore API emulator as a standalone server.
+
+``python -m gcore_pulumi.testing --port 8080 --group web --group db``
+
+Prints exactly one line of JSON to stdout once the server accepts connections::
+
+    {"base_url": "http://127.0.0.1:8080", "groups": {"web": "<uuid>", "db": "<uuid>"},
+     "project_id": 1, "region_id": 1}
+
+and serves until SIGTERM or SIGINT, then exits 0. The API key comes from ``--api-key``, else
+the ``GCORE_API_KEY`` environment variable, else ``test-api-key``; it is never printed.
+Faults come from ``--fault`` (repeatable) and from ``GCORE_EMULATOR_FAULTS`` (specs separated
+by ``;``); the seed from ``--seed`` or ``GCORE_EMULATOR_SEED``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from gcore_pulumi.testing.emulator import GcoreEmulator
+from gcore_pulumi.testing.faults import parse_fault_spec
+
+
+def _fault_spec(text: str) -> str:
+    try:
+        parse_fault_spec(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line parser (separate so it can be tested and documented)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m gcore_pulumi.testing",
+        description="Serve a local emulator of the Gcore Cloud API for security group rules.",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+    )
+    parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one")
+    parser.add_argument(
+        "--api-key",
+        default=None,
+        help="accepted API key (default: $GCORE_API_KEY, else test-api-key)",
+    )
+    parser.add_argument(
+        "--group",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="create a security group with this name (repeatable; default: one named 'default')",
+    )
+    parser.add_argument("--project-id", type=int, default=1)
+    parser.add_argument("--region-id", type=int, default=1)
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        type=_fault_spec,
+        metavar="KIND:METHOD:PROBABILITY[:PARAM]",
+        help="inject a fault (repeatable); METHOD may be '*'; PARAM is Retry-After for 429 "
+        "or the delay in seconds for slow",
+    )
+    parser.add_argument("--seed", type=int, default=None, help="seed for faults and ids")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, start the emulator, print its JSON line, serve until signalled."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    api_key: str = args.api_key or os.environ.get("GCORE_API_KEY") or "test-api-key"
+    seed: int | None = args.seed
+    if seed is None and os.environ.get("GCORE_EMULATOR_SEED"):
+        try:
+            seed = int(os.environ["GCORE_EMULATOR_SEED"])
+        except ValueError:
+            parser.error("GCORE_EMULATOR_SEED must be an integer")
+    specs = [s for s in os.environ.get("GCORE_EMULATOR_FAULTS", "").split(";") if s.strip()]
+    specs += args.fault
+
+    emulator = GcoreEmulator(api_key=api_key, host=args.host, port=args.port, seed=seed)
+    for spec in specs:
+        try:
+            emulator.faults.add_spec(spec)
+        except ValueError as exc:
+            parser.error(str(exc))
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    names: list[str] = args.group if args.group else ["default"]
+    groups = {name: emulator.create_group(args.project_id, args.region_id, name) for name in names}
+    emulator.start()
+    try:
+        line = {
+            "base_url": emulator.base_url,
+            "groups": groups,
+            "project_id": args.project_id,
+            "region_id": args.region_id,
+        }
+        sys.stdout.write(json.dumps(line) + "\n")
+        sys.stdout.flush()
+        while not stop.wait(0.2):
+            pass
+    finally:
+        emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""Pulumi program tests whose dynamic resources run in a real provider process.
+
+`ForwardingMocks` is a `pulumi.runtime.Mocks` for `pulumi.runtime.set_mocks`: resources whose
+type token starts with "pulumi-python:dynamic" are forwarded to a `ProviderProcess` (Check,
+then Create, as `pulumi up` does for a new resource), so the program sees the provider's real id
+and outputs. Other resources echo their inputs.
+
+    process = ProviderProcess(MyProvider(), env=child_env(repo_root)).start()
+    mocks = ForwardingMocks(process)
+    pulumi.runtime.set_mocks(mocks, preview=False)   # same `preview` as the mocks
+
+or, isolated from other tests (see `run_program`):
+
+    value = run_program(ForwardingMocks(process), lambda: MyResource("r", {...}).some_output)
+
+Under mocks, `args.inputs["__provider"]` arrives secret-wrapped (the dynamic Resource makes it
+a secret); the engine strips secret wrappers before calling the provider, and so does this
+class. The wrapped `__provider` is put back into the outputs, as the engine keeps a property
+secret when its input was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+from pulumi.runtime import MockCallArgs, MockResourceArgs
+
+from .engine import (
+    PROVIDER_KEY,
+    CheckFailedError,
+    EngineError,
+    ProviderProcess,
+    strip_secrets,
+)
+
+__all__ = ["DYNAMIC_TYPE_PREFIX", "ForwardingMocks", "run_program"]
+
+DYNAMIC_TYPE_PREFIX = "pulumi-python:dynamic"
+
+
+class ForwardingMocks(pulumi.runtime.Mocks):
+    """Mocks that forward dynamic resources to a real ProviderProcess; others echo inputs.
+
+    - up (`preview=False`): Check, then Create with the checked inputs; returns the real id and
+      outputs.
+    - preview (`preview=True`): Check only; the outputs are the checked inputs and the id is
+      unknown, which is what the engine hands back for a provider without preview support
+      (output-only properties then stay unknown).
+    - Check failures raise `CheckFailedError` (the engine fails the resource): the resource's
+      outputs then raise it when awaited.
+    - A read of an existing resource (`Resource.get` / ReadResource) forwards a Read with the
+      given state; an `import_` (RegisterResource with an import id) forwards the engine's
+      Read with only an id, which the SDK's provider server cannot serve (KeyError '__provider').
+
+    Every forwarded RPC is recorded in `calls` as (rpc_name, type_token, resource_name).
+    """
+
+    def __init__(self, process: ProviderProcess, *, preview: bool = False) -> None:
+        self.process = process
+        self.preview = preview
+        self.calls: list[tuple[str, str, str]] = []
+        self._lock = threading.Lock()
+
+    def _record(self, rpc_name: str, args: MockResourceArgs) -> None:
+        with self._lock:
+            self.calls.append((rpc_name, args.typ, args.name))
+
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return dict(args.args), []
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if not args.typ.startswith(DYNAMIC_TYPE_PREFIX):
+            return args.resource_id or f"{args.name}_id", dict(args.inputs)
+
+        wrapped_provider = args.inputs.get(PROVIDER_KEY)
+        inputs: dict[str, Any] = strip_secrets(args.inputs)
+        urn = self.process.make_urn(args.name, args.typ)
+
+        if args.resource_id:
+            return self._read(args, urn, inputs, wrapped_provider)
+
+        self._record("Check", args)
+        checked = self.process.check(inputs, urn=urn)
+        if checked.failures:
+            raise CheckFailedError(urn, checked.failures, checked.inputs)
+        if self.preview:
+            return None, {**checked.inputs, PROVIDER_KEY: wrapped_provider}
+
+        self._record("Create", args)
+        news = dict(checked.inputs)
+        if PROVIDER_KEY in inputs:  # the program's own provider, not the process's default
+            news[PROVIDER_KEY] = inputs[PROVIDER_KEY]
+        resource_id, outputs = self.process.create(news, urn=urn)
+        return resource_id, {**outputs, PROVIDER_KEY: wrapped_provider}
+
+    def _read(
+        self,
+        args: MockResourceArgs,
+        urn: str,
+        inputs: dict[str, Any],
+        wrapped_provider: Any,
+    ) -> tuple[str | None, dict[str, Any]]:
+        assert args.resource_id
+        self._record("Read", args)
+        if args.custom:  # import_: the engine reads with the id only
+            read = self.process.read(args.resource_id, None, None, urn=urn, include_provider=False)
+        else:  # Resource.get: the engine reads with the given state
+            read = self.process.read(args.resource_id, inputs, inputs, urn=urn)
+        if not read.id:
+            raise EngineError(f"resource '{args.resource_id}' does not exist ({urn})")
+        return read.id, {**read.outputs, PROVIDER_KEY: wrapped_provider}
+
+
+def run_program(
+    mocks: pulumi.runtime.Mocks,
+    program: Callable[[], Any],
+    *,
+    preview: bool | None = None,
+    project: str = "project",
+    stack: str = "stack",
+    timeout: float = 60.0,
+) -> Any:
+    """Run `program` under `mocks` in a thread of its own and return what it returned, resolved
+    (None when unknown, as in preview). Exceptions from the program or from resolving its
+    outputs (e.g. a CheckFailedError) are re-raised here.
+
+    Isolation: `set_mocks` keeps its settings in context variables and the SDK installs event
+    loops in the threads it uses (the program's, and every executor thread in which the mock
+    monitor runs); a fresh thread with a private loop and executor keeps all of that away from
+    other tests, and every loop is closed afterwards (no ResourceWarning).
+    `preview` defaults to `mocks.preview` (ForwardingMocks) or False.
+    """
+    if preview is None:
+        preview = bool(getattr(mocks, "preview", False))
+    result: list[Any] = []
+    failure: list[BaseException] = []
+    worker_loops: list[asyncio.AbstractEventLoop] = []
+    worker_loops_lock = threading.Lock()
+
+    def init_worker() -> None:
+        # The mock monitor calls asyncio.get_event_loop() in executor threads and would leave a
+        # new, never closed loop in each; give each worker a loop that is closed below.
+        worker_loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(worker_loop)
+        with worker_loops_lock:
+            worker_loops.append(worker_loop)
+
+    def wrapped() -> Any:
+        return pulumi.Output.from_input(program()).apply(result.append)
+
+    def target() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(initializer=init_worker))
+        try:
+            pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview)
+            # pulumi.runtime.test is unannotated in the SDK.
+            pulumi.runtime.test(wrapped)()  # type: ignore[no-untyped-call]
+        except BaseException as exc:
+            failure.append(exc)
+        finally:
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+            asyncio.set_event_loop(None)
+            with worker_loops_lock:
+                for worker_loop in worker_loops:
+                    worker_loop.close()
+
+    thread = threading.Thread(target=target, name="pulumi-program", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TimeoutError(f"the Pulumi program did not finish within {timeout}s")
+    if failure:
+        raise failure[0]
+    return result[0] if result else None

@@ -1,0 +1,402 @@
+"""The rules the Gcore backend enforces on security group rules, as pure functions.
+
+The emulator answers a create request in two stages, like the real service does:
+
+1. the API layer checks the body against the published request schema
+   (``CreateSecurityGroupRuleSerializer``) and reports every bad field at once;
+2. the OpenStack Neutron layer behind it applies defaults, normalises the remote prefix and
+   rejects inconsistent combinations, stopping at the first problem it finds.
+
+Both stages raise :class:`RuleValidationError`, which the server turns into a 400
+``ValidationError`` with ``invalid_fields``. The functions here hold no state and do no I/O so
+they can be unit tested directly and reused by anything that wants to predict what the service
+will answer.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any, TypedDict
+
+__all__ = [
+    "DESCRIPTION_MAX_LENGTH",
+    "DIRECTIONS",
+    "ETHERTYPES",
+    "ICMP_PROTOCOLS",
+    "IPV6_ONLY_PROTOCOLS",
+    "PORT_RANGE_PROTOCOLS",
+    "PROTOCOLS",
+    "RuleSpec",
+    "RuleValidationError",
+    "check_neutron_rules",
+    "check_schema",
+    "duplicate_key",
+    "find_duplicate",
+    "normalize_ip_prefix",
+    "validate_rule_body",
+]
+
+#: ``direction`` enum of the request schema.
+DIRECTIONS: frozenset[str] = frozenset({"egress", "ingress"})
+#: ``ethertype`` enum of the request schema.
+ETHERTYPES: frozenset[str] = frozenset({"IPv4", "IPv6"})
+#: ``SecurityGroupProtocolEnum``; ``any`` means "all protocols" and is stored as null.
+PROTOCOLS: frozenset[str] = frozenset(
+    {
+        "ah",
+        "any",
+        "dccp",
+        "egp",
+        "esp",
+        "gre",
+        "icmp",
+        "igmp",
+        "ipencap",
+        "ipip",
+        "ipv6-encap",
+        "ipv6-frag",
+        "ipv6-icmp",
+        "ipv6-nonxt",
+        "ipv6-opts",
+        "ipv6-route",
+        "ospf",
+        "pgm",
+        "rsvp",
+        "sctp",
+        "tcp",
+        "udp",
+        "udplite",
+        "vrrp",
+    }
+)
+#: Protocols for which the two port fields are a real port range.
+PORT_RANGE_PROTOCOLS: frozenset[str] = frozenset({"tcp", "udp", "sctp", "dccp", "udplite"})
+#: Protocols for which the port fields carry the ICMP type (min) and code (max).
+ICMP_PROTOCOLS: frozenset[str] = frozenset({"icmp", "ipv6-icmp"})
+#: Protocols that only exist on IPv6 and therefore need ``ethertype`` IPv6.
+IPV6_ONLY_PROTOCOLS: frozenset[str] = frozenset(p for p in PROTOCOLS if p.startswith("ipv6-"))
+#: ``maxLength`` of ``description`` in the request schema.
+DESCRIPTION_MAX_LENGTH = 255
+
+_PORT_FIELDS = ("port_range_min", "port_range_max")
+# Prefixes that Neutron's duplicate check treats as "no prefix at all".
+_MATCH_ALL_PREFIXES = frozenset({"0.0.0.0/0", "::/0"})
+
+
+class RuleSpec(TypedDict):
+    """A rule after validation, defaults and normalisation: what the backend stores."""
+
+    direction: str
+    ethertype: str
+    protocol: str | None
+    port_range_min: int | None
+    port_range_max: int | None
+    remote_ip_prefix: str | None
+    remote_group_id: str | None
+    description: str
+
+
+class RuleValidationError(ValueError):
+    """A request the service rejects with 400 ``ValidationError``.
+
+    ``invalid_fields`` maps each offending body field to its messages, the shape the Gcore API
+    uses, so a client can point at the exact input that was refused.
+    """
+
+    def __init__(self, message: str, invalid_fields: Mapping[str, list[str]]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.invalid_fields: dict[str, list[str]] = {k: list(v) for k, v in invalid_fields.items()}
+
+    @classmethod
+    def single(cls, message: str, *fields: str) -> RuleValidationError:
+        """One Neutron-style error blamed on ``fields``."""
+        return cls(message, {field: [message] for field in fields})
+
+
+def _is_int(value: object) -> bool:
+    # JSON true/false decode to bool, which Python treats as an int; the API does not.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def normalize_ip_prefix(value: str) -> str:
+    """Return ``value`` in the canonical CIDR form the backend stores.
+
+    Host bits are cleared (``10.1.2.3/8`` -> ``10.0.0.0/8``) and a bare address becomes a
+    single-host network (``/32`` or ``/128``). Raises ``ValueError`` for anything that is not
+    an IPv4 or IPv6 network.
+    """
+    return str(ipaddress.ip_network(value.strip(), strict=False))
+
+
+def _check_uuid4(value: object, errors: list[str]) -> str | None:
+    if not isinstance(value, str):
+        errors.append("Not a valid UUID.")
+        return None
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        errors.append("Not a valid UUID.")
+        return None
+    if parsed.version != 4:
+        errors.append("Must be a version 4 UUID.")
+        return None
+    return str(parsed)
+
+
+def check_schema(body: object, *, require_security_group_id: bool = False) -> dict[str, Any]:
+    """Validate ``body`` against the request schema; return the known fields it sets.
+
+    Mirrors ``CreateSecurityGroupRuleSerializer``: ``direction`` is required, the other fields
+    are optional but, when present, must have the declared type (only ``port_range_*`` and
+    ``remote_ip_prefix`` are nullable). Unknown keys are ignored, as a lenient serializer does.
+    ``remote_ip_prefix`` is already normalised in the result. With
+    ``require_security_group_id`` (the PUT body) ``security_group_id`` is required as well.
+    Every bad field is reported at once.
+    """
+    if not isinstance(body, Mapping):
+        raise RuleValidationError(
+            "Invalid input type: a JSON object is expected.",
+            {"_schema": ["Invalid input type: a JSON object is expected."]},
+        )
+    errors: dict[str, list[str]] = {}
+    clean: dict[str, Any] = {}
+
+    def fail(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    required = ["direction"]
+    if require_security_group_id:
+        required.insert(0, "security_group_id")
+    for field in required:
+        if field not in body:
+            fail(field, "Missing data for required field.")
+
+    for field in ("direction", "ethertype", "protocol"):
+        if field not in body:
+            continue
+        value = body[field]
+        allowed = {"direction": DIRECTIONS, "ethertype": ETHERTYPES, "protocol": PROTOCOLS}[field]
+        if value is None:
+            fail(field, "Field may not be null.")
+        elif not isinstance(value, str) or value not in allowed:
+            fail(field, "Must be one of: " + ", ".join(sorted(allowed)) + ".")
+        else:
+            clean[field] = value
+
+    for field in _PORT_FIELDS:
+        if field not in body:
+            continue
+        value = body[field]
+        if value is None:
+            clean[field] = None
+        elif not _is_int(value):
+            fail(field, "Not a valid integer.")
+        elif not 0 <= value <= 65535:
+            fail(field, "Must be greater than or equal to 0 and less than or equal to 65535.")
+        else:
+            clean[field] = value
+
+    if "description" in body:
+        value = body["description"]
+        if value is None:
+            fail("description", "Field may not be null.")
+        elif not isinstance(value, str):
+            fail("description", "Not a valid string.")
+        elif len(value) > DESCRIPTION_MAX_LENGTH:
+            fail("description", f"Longer than maximum length {DESCRIPTION_MAX_LENGTH}.")
+        else:
+            clean["description"] = value
+
+    if "remote_ip_prefix" in body:
+        value = body["remote_ip_prefix"]
+        if value is None:
+            clean["remote_ip_prefix"] = None
+        elif not isinstance(value, str):
+            fail("remote_ip_prefix", "Not a valid IPv4 or IPv6 network.")
+        else:
+            try:
+                clean["remote_ip_prefix"] = normalize_ip_prefix(value)
+            except ValueError:
+                fail("remote_ip_prefix", "Not a valid IPv4 or IPv6 network.")
+
+    uuid_fields = ["remote_group_id"]
+    if require_security_group_id:
+        uuid_fields.append("security_group_id")
+    for field in uuid_fields:
+        if field not in body:
+            continue
+        value = body[field]
+        if value is None:
+            fail(field, "Field may not be null.")
+            continue
+        problems: list[str] = []
+        parsed = _check_uuid4(value, problems)
+        for problem in problems:
+            fail(field, problem)
+        if parsed is not None:
+            clean[field] = parsed
+
+    if errors:
+        summary = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in sorted(errors.items()))
+        raise RuleValidationError(f"Validation error: {summary}", errors)
+    return clean
+
+
+def check_neutron_rules(fields: Mapping[str, Any]) -> RuleSpec:
+    """Apply Neutron's defaults and consistency checks to schema-valid ``fields``.
+
+    Defaults: ``ethertype`` IPv4, ``description`` "", ``protocol`` null (``any`` is stored as
+    null). Checks, in Neutron's order, stopping at the first failure: port fields need a
+    protocol; tcp/udp/sctp/dccp/udplite need both ends, each 1..65535, min <= max; icmp and
+    ipv6-icmp take a type (min) and code (max) in 0..255 and no code without a type; other
+    protocols take no ports; ``ethertype`` must match the family of ``remote_ip_prefix``;
+    ``ipv6-*`` protocols need IPv6; ``remote_ip_prefix`` and ``remote_group_id`` exclude each
+    other.
+    """
+    protocol = fields.get("protocol")
+    if protocol == "any":
+        protocol = None
+    prefix = fields.get("remote_ip_prefix")
+    if prefix is not None:
+        prefix = normalize_ip_prefix(prefix)
+    spec: RuleSpec = {
+        "direction": fields["direction"],
+        "ethertype": fields.get("ethertype") or "IPv4",
+        "protocol": protocol,
+        "port_range_min": fields.get("port_range_min"),
+        "port_range_max": fields.get("port_range_max"),
+        "remote_ip_prefix": prefix,
+        "remote_group_id": fields.get("remote_group_id"),
+        "description": fields.get("description", ""),
+    }
+    _check_ports(spec)
+    _check_prefix_family(spec)
+    _check_protocol_family(spec)
+    if spec["remote_ip_prefix"] is not None and spec["remote_group_id"] is not None:
+        raise RuleValidationError.single(
+            "Only remote_ip_prefix or remote_group_id may be provided.",
+            "remote_ip_prefix",
+            "remote_group_id",
+        )
+    return spec
+
+
+def _check_ports(spec: RuleSpec) -> None:
+    low, high = spec["port_range_min"], spec["port_range_max"]
+    if low is None and high is None:
+        return
+    set_fields = [f for f, v in zip(_PORT_FIELDS, (low, high), strict=True) if v is not None]
+    protocol = spec["protocol"]
+    if protocol is None:
+        raise RuleValidationError.single(
+            "Must also specify protocol if port range is given.", "protocol", *set_fields
+        )
+    if protocol in PORT_RANGE_PROTOCOLS:
+        for field, value in zip(_PORT_FIELDS, (low, high), strict=True):
+            if value == 0:
+                raise RuleValidationError.single("Invalid value for port 0.", field)
+        if low is not None and high is not None and low <= high:
+            return
+        raise RuleValidationError.single(
+            f"For {protocol.upper()} protocol, port_range_min and port_range_max must both be "
+            "set and port_range_min must be <= port_range_max.",
+            *_PORT_FIELDS,
+        )
+    if protocol in ICMP_PROTOCOLS:
+        for field, name, value in (
+            ("port_range_min", "type", low),
+            ("port_range_max", "code", high),
+        ):
+            if value is not None and not 0 <= value <= 255:
+                raise RuleValidationError.single(
+                    f"Invalid value for ICMP {name} ({field}) {value}. It must be 0 to 255.",
+                    field,
+                )
+        if low is None and high is not None:
+            raise RuleValidationError.single(
+                f"ICMP code (port_range_max) {high} is provided but ICMP type "
+                "(port_range_min) is missing.",
+                "port_range_min",
+            )
+        return
+    valid = ", ".join(p.upper() for p in sorted(PORT_RANGE_PROTOCOLS))
+    raise RuleValidationError.single(
+        f"Invalid protocol {protocol} for port range, only supported for {valid} protocols.",
+        "protocol",
+        *set_fields,
+    )
+
+
+def _check_prefix_family(spec: RuleSpec) -> None:
+    prefix = spec["remote_ip_prefix"]
+    if prefix is None:
+        return
+    family = f"IPv{ipaddress.ip_network(prefix).version}"
+    if family != spec["ethertype"]:
+        raise RuleValidationError.single(
+            f"Conflicting value ethertype {spec['ethertype']} for CIDR {prefix}.",
+            "ethertype",
+            "remote_ip_prefix",
+        )
+
+
+def _check_protocol_family(spec: RuleSpec) -> None:
+    protocol = spec["protocol"]
+    if protocol in IPV6_ONLY_PROTOCOLS and spec["ethertype"] != "IPv6":
+        raise RuleValidationError.single(
+            f"Invalid ethertype {spec['ethertype']} for protocol {protocol}.",
+            "ethertype",
+            "protocol",
+        )
+
+
+def validate_rule_body(
+    body: object, *, require_security_group_id: bool = False
+) -> tuple[RuleSpec, str | None]:
+    """Run both stages on a request body.
+
+    Returns the stored form of the rule and the body's ``security_group_id`` (only read, and
+    then required, with ``require_security_group_id``; otherwise None).
+    """
+    clean = check_schema(body, require_security_group_id=require_security_group_id)
+    spec = check_neutron_rules(clean)
+    group_id: str | None = clean.get("security_group_id") if require_security_group_id else None
+    return spec, group_id
+
+
+def _prefix_key(prefix: object) -> object:
+    return None if prefix is None or prefix in _MATCH_ALL_PREFIXES else prefix
+
+
+def duplicate_key(security_group_id: str, rule: Mapping[str, Any]) -> tuple[object, ...]:
+    """The fields Neutron compares to decide that two rules are the same.
+
+    ``description`` is deliberately left out, and the match-everything prefixes ``0.0.0.0/0``
+    and ``::/0`` are folded into null. ``rule`` may be a :class:`RuleSpec` or an API rule
+    object; ``protocol`` ``any`` counts as null.
+    """
+    protocol = rule.get("protocol")
+    return (
+        security_group_id,
+        rule.get("direction"),
+        rule.get("ethertype"),
+        None if protocol == "any" else protocol,
+        rule.get("port_range_min"),
+        rule.get("port_range_max"),
+        _prefix_key(rule.get("remote_ip_prefix")),
+        rule.get("remote_group_id"),
+    )
+
+
+def find_duplicate(
+    security_group_id: str, spec: Mapping[str, Any], existing: Iterable[Mapping[str, Any]]
+) -> str | None:
+    """Return the id of a rule in ``existing`` that duplicates ``spec`` in the group, if any."""
+    wanted = duplicate_key(security_group_id, spec)
+    for rule in existing:
+        if duplicate_key(str(rule.get("security_group_id")), rule) == wanted:
+            return str(rule["id"])
+    return None

@@ -1,0 +1,74 @@
+"""Engine-protocol fixtures: the emulator, and provider processes started as the CLI does."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from gcore_pulumi import SecurityGroupRuleProvider
+from gcore_pulumi.testing import GcoreEmulator
+from gcore_pulumi.testing.engine import ProviderProcess
+
+API_KEY = "engine-test-key-8f3a1c"
+PROJECT, REGION = 1, 1
+
+
+@pytest.fixture
+def emulator() -> Iterator[GcoreEmulator]:
+    with GcoreEmulator(api_key=API_KEY) as api:
+        yield api
+
+
+@pytest.fixture
+def group(emulator: GcoreEmulator) -> str:
+    return emulator.create_group(project_id=PROJECT, region_id=REGION, name="web")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The CLI's environment minus any GCORE_* settings of the machine running the tests."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GCORE_")}
+    env.update(extra)
+    return env
+
+
+def stack_config(emulator: GcoreEmulator, **extra: str) -> dict[str, str]:
+    config = {
+        "gcore:apiKey": emulator.api_key,
+        "gcore:baseUrl": emulator.base_url,
+        "gcore:projectId": str(PROJECT),
+        "gcore:regionId": str(REGION),
+        "gcore:retryBackoff": "0.01",
+    }
+    config.update(extra)
+    return config
+
+
+Engine = Callable[..., ProviderProcess]
+
+
+@pytest.fixture
+def engine(emulator: GcoreEmulator) -> Iterator[Engine]:
+    """Start a fresh provider process (one per CLI command), configured like `pulumi up`."""
+    started: list[ProviderProcess] = []
+
+    def start(config: dict[str, str] | None = None, env: dict[str, str] | None = None,
+              **overrides: str) -> ProviderProcess:  # fmt: skip
+        process = ProviderProcess(SecurityGroupRuleProvider(), env=env or clean_env())
+        process.start()
+        started.append(process)
+        config = stack_config(emulator, **overrides) if config is None else config
+        process.configure(config, secret_keys=[k for k in ("gcore:apiKey",) if k in config])
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+def rule_inputs(group: str, **fields: Any) -> dict[str, Any]:
+    inputs: dict[str, Any] = {"group_id": group, "direction": "ingress"}
+    inputs.update(fields)
+    return inputs
