@@ -33,7 +33,7 @@ from urllib3.exceptions import NewConnectionError
 from urllib3.util.retry import Retry
 
 from ._version import __version__
-from .errors import ApiError, ConflictError, TransportError
+from .errors import ApiError, ConflictError, RateLimitError, ServerError, TransportError
 from .group_cache import GroupReadCache
 from .models import ApiGroup, ApiRule, RuleSpec
 from .schema import duplicate_key
@@ -242,6 +242,17 @@ class GcoreClient:
             None,
         )
 
+    def _find_match_if_readable(self, spec: RuleSpec, path: str) -> ApiRule | None:
+        """Like ``_find_match``, but a group that cannot be read now is no reason to stop:
+        posting again is still safe, since Gcore answers 409 if the earlier try committed."""
+        try:
+            return self._find_match(spec)
+        except (ServerError, RateLimitError, TransportError) as error:
+            log.warning(
+                "gcore: POST %s: could not check the group (%s); posting again", path, error
+            )
+            return None
+
     # --- writes ---------------------------------------------------------------------
 
     def create_rule(self, spec: RuleSpec) -> Created:
@@ -271,7 +282,7 @@ class GcoreClient:
                 return Created(existing, "adopted")
         while True:
             if ambiguous:
-                existing = self._find_match(spec)
+                existing = self._find_match_if_readable(spec, path)
                 if existing is not None:
                     log.warning(
                         "gcore: POST %s: the earlier try did create rule %s; adopting it",

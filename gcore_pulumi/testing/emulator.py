@@ -31,6 +31,7 @@ import re
 import selectors
 import socket
 import socketserver
+import sys
 import threading
 import time
 import uuid
@@ -490,6 +491,13 @@ class _Server(ThreadingHTTPServer):
             self._conn_threads.append(thread)
         thread.start()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore clients that went away mid-answer (a timed-out client is normal here)."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
     def shutdown_request(self, request: Any) -> None:
         with self._conn_lock:
             self._open.discard(request)
@@ -582,6 +590,18 @@ class _Handler(BaseHTTPRequestHandler):
         return hmac.compare_digest(token.encode("utf-8"), expected.encode("utf-8"))
 
     def _handle(self) -> None:
+        try:
+            self._handle_request()
+        except (ConnectionError, TimeoutError):
+            raise
+        except Exception as exc:  # a bug in the emulator: answer like a server would
+            request_id = uuid.uuid4().hex
+            err = ApiError(500, "InternalServerError", f"Emulator error: {exc!r}")
+            self.close_connection = True
+            headers = {"Authorization": _REDACTED} if "Authorization" in self.headers else {}
+            self._finish(self.command, self.path, headers, None, None, request_id, 500, err)
+
+    def _handle_request(self) -> None:
         emulator = self.emulator
         method = self.command.upper()
         path = self.path
@@ -600,7 +620,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             err = unauthorized
             if authorized:
-                err = ApiError(400, "ValidationError", "Malformed request body framing.", {})
+                message = "Malformed request body framing."
+                err = ApiError(400, "ValidationError", message, {"_schema": [message]})
             self._finish(method, path, headers, None, None, request_id, err.status, err)
             return
         log_body = _parse_json_for_log(raw)

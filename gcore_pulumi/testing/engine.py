@@ -94,6 +94,9 @@ _DIFF_CHANGES: Final[dict[int, Literal["some", "none", "unknown"]]] = {
 
 _T = TypeVar("_T")
 
+# serialize_provider swaps pickle.Pickler and its dict-saving methods module-wide while it runs.
+_SERIALIZE_LOCK = threading.Lock()
+
 
 # --------------------------------------------------------------------------------------- errors
 
@@ -418,7 +421,8 @@ class ProviderProcess:
         if isinstance(provider, str):
             self.serialized_provider: str = provider
         elif isinstance(provider, ResourceProvider):
-            self.serialized_provider = serialize_provider(provider)
+            with _SERIALIZE_LOCK:
+                self.serialized_provider = serialize_provider(provider)
         else:
             raise TypeError(
                 f"provider must be a pulumi.dynamic.ResourceProvider or a serialized provider "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import uuid
@@ -479,6 +480,37 @@ def test_malformed_json_is_400(api: Api, gcore_group: str, raw: bytes) -> None:
     url = api.url(f"/securitygroups/{api.pr}/{gcore_group}/rules")
     response = api.session.post(url, data=raw, headers={"Content-Type": "application/json"})
     assert_error(response, 400, "ValidationError")
+
+
+def test_chunked_request_body_is_read(api: Api, gcore_group: str) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"direction": '
+        yield b'"ingress", "protocol": "udp"}'
+
+    url = api.url(f"/securitygroups/{api.pr}/{gcore_group}/rules")
+    response = api.session.post(url, data=chunks(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+    assert response.json()["protocol"] == "udp"
+    assert api.group(gcore_group).status_code == 200
+    assert api.emulator.connections_accepted == 1
+
+
+@pytest.mark.parametrize("length", ["abc", "-1", "99999999999"])
+def test_bad_content_length_is_400_and_closes(gcore_emulator: GcoreEmulator, length: str) -> None:
+    port = int(gcore_emulator.base_url.rsplit(":", 1)[1])
+    request = (
+        f"POST /cloud/v1/securitygroups/1/1 HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: APIKey {KEY}\r\nContent-Length: {length}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert b"Connection: close" in head
+    assert json.loads(body)["exception_class"] == "ValidationError"
 
 
 @pytest.mark.parametrize("body", [[], "ingress", 1, None])

@@ -1,0 +1,379 @@
+"""Fault injection: each fault kind does exactly what it promises to state and wire."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from gcore_pulumi.testing import FAULT_KINDS, FaultInjector, GcoreEmulator
+from gcore_pulumi.testing.faults import parse_fault_spec
+
+pytest_plugins = ["gcore_pulumi.testing.pytest_plugin"]
+
+AUTH = {"Authorization": "APIKey test-api-key"}
+RULE = {"direction": "ingress", "protocol": "tcp", "port_range_min": 443, "port_range_max": 443}
+
+
+class Api:
+    """requests.Session bound to one emulator group (project 1, region 1)."""
+
+    def __init__(self, emulator: GcoreEmulator, group_id: str) -> None:
+        self.session = requests.Session()
+        self.session.headers.update(AUTH)
+        self.base = f"{emulator.base_url}/cloud/v1"
+        self.group_url = f"{self.base}/securitygroups/1/1/{group_id}"
+
+    def create(self, body: Any = None) -> requests.Response:
+        return self.session.post(f"{self.group_url}/rules", json=RULE if body is None else body)
+
+    def get(self) -> requests.Response:
+        return self.session.get(self.group_url)
+
+    def delete(self, rule_id: str) -> requests.Response:
+        return self.session.delete(f"{self.base}/securitygrouprules/1/1/{rule_id}")
+
+    def put(self, rule_id: str, body: Any) -> requests.Response:
+        return self.session.put(f"{self.base}/securitygrouprules/1/1/{rule_id}", json=body)
+
+
+@pytest.fixture
+def api(gcore_emulator: GcoreEmulator, gcore_group: str) -> Iterator[Api]:
+    client = Api(gcore_emulator, gcore_group)
+    try:
+        yield client
+    finally:
+        client.session.close()
+
+
+def error_class(response: requests.Response) -> str:
+    body = response.json()
+    assert body["request_id"] == response.headers["X-Request-ID"]
+    return str(body["exception_class"])
+
+
+# --------------------------------------------------------------------------------------
+# each kind
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("retry_after", ["1", "0", "Wed, 21 Oct 2015 07:28:00 GMT"])
+def test_429_answers_with_retry_after_and_changes_nothing(
+    api: Api, gcore_emulator: GcoreEmulator, gcore_group: str, retry_after: str
+) -> None:
+    gcore_emulator.faults.add("429", method="POST", times=1, retry_after=retry_after)
+    response = api.create()
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == retry_after
+    assert error_class(response) == "TooManyRequests"
+    assert gcore_emulator.rules(gcore_group) == []
+    # The fault was used up: the retry goes through.
+    assert api.create().status_code == 200
+    assert gcore_emulator.faults.injected == {"429": 1}
+
+
+def test_429_without_retry_after(api: Api, gcore_emulator: GcoreEmulator) -> None:
+    gcore_emulator.faults.add("429", retry_after=None)
+    response = api.get()
+    assert response.status_code == 429
+    assert "Retry-After" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("kind", "exception_class"), [("502", "BadGateway"), ("503", "ServiceUnavailable")]
+)
+def test_5xx_changes_nothing(
+    api: Api, gcore_emulator: GcoreEmulator, gcore_group: str, kind: Any, exception_class: str
+) -> None:
+    rule = gcore_emulator.add_rule(gcore_group, **RULE)
+    gcore_emulator.faults.add(kind)
+    for response in (
+        api.create({**RULE, "port_range_max": 444}),
+        api.delete(rule["id"]),
+        api.get(),
+    ):
+        assert response.status_code == int(kind)
+        assert error_class(response) == exception_class
+    assert [r["id"] for r in gcore_emulator.rules(gcore_group)] == [rule["id"]]
+    assert gcore_emulator.faults.injected == {kind: 3}
+
+
+def test_slow_delays_then_handles_normally(
+    api: Api, gcore_emulator: GcoreEmulator, gcore_group: str
+) -> None:
+    gcore_emulator.faults.add("slow", method="POST", delay=0.2)
+    started = time.monotonic()
+    response = api.create()
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert elapsed >= 0.2
+    assert [r["id"] for r in gcore_emulator.rules(gcore_group)] == [response.json()["id"]]
+    started = time.monotonic()
+    assert api.get().status_code == 200
+    assert time.monotonic() - started < 0.2
+
+
+def test_slow_makes_a_client_timeout(
+    api: Api, gcore_emulator: GcoreEmulator, gcore_group: str
+) -> None:
+    gcore_emulator.faults.add("slow", method="POST", delay=0.3, times=1)
+    with pytest.raises(requests.Timeout):
+        api.session.post(f"{api.group_url}/rules", json=RULE, timeout=0.05)
+    # The server still committed the rule: the timeout was on the client side only.
+    deadline = time.monotonic() + 2
+    while not gcore_emulator.rules(gcore_group) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(gcore_emulator.rules(gcore_group)) == 1
+
+
+def test_commit_then_502_creates_the_rule(
+    api: Api, gcore_emulator: GcoreEmulator, gcore_group: str
+) -> None:
+    gcore_emulator.faults.add("commit_then_502", method="POST", times=1)
+    response = api.create()
+    assert response.status_code == 502
+    assert error_class(response) == "BadGateway"
+    rules = gcore_emulator.rules(gcore_group)
+    assert len(rules) == 1
+    # A blind retry now meets the rule the first attempt created.
+    retry = api.create()
+    assert retry.status_code == 409
+    assert rules[0]["id"] in retry.json()["message"]
+
+
+def test_commit_then_502_on_delete_and_put(
+    api: Api, gcore_emulator: GcoreEmulator, gcore_group: str
+) -> None:
+    first = gcore_emulator.add_rule(gcore_group, **RULE)
+    second = gcore_emulator.add_rule(gcore_group, **{**RULE, "port_range_max": 444})
+    gcore_emulator.faults.add("commit_then_502", method="DELETE")
+    gcore_emulator.faults.add("commit_then_502", method="PUT")
+    assert api.delete(first["id"]).status_code == 502
+    assert api.delete(first["id"]).status_code == 502  # still faulted; underlying 404
+    put = api.put(second["id"], {**RULE, "security_group_id": gcore_group, "description": "new"})
+    assert put.status_code == 502
+    remaining = gcore_emulator.rules(gcore_group)
+    assert len(remaining) == 1
+    assert remaining[0]["id"] not in (first["id"], second["id"])
+    assert remaining[0]["description"] == "new"
+
+
+def test_commit_then_drop_creates_the_rule(
+    api: Api, gcore_emulator: GcoreEmulator, gcore_group: str
+) -> None:
+    gcore_emulator.faults.add("commit_then_drop", method="POST", times=1)
+    with pytest.raises(requests.ConnectionError):
+        api.create()
+    assert len(gcore_emulator.rules(gcore_group)) == 1
+    # The session recovers on a fresh connection.
+    assert api.get().status_code == 200
+    assert gcore_emulator.connections_accepted == 2
+
+
+def test_drop_changes_nothing(api: Api, gcore_emulator: GcoreEmulator, gcore_group: str) -> None:
+    gcore_emulator.faults.add("drop", method="POST", times=1)
+    with pytest.raises(requests.ConnectionError):
+        api.create()
+    assert gcore_emulator.rules(gcore_group) == []
+    assert api.create().status_code == 200
+    assert len(gcore_emulator.rules(gcore_group)) == 1
+
+
+def test_faults_are_logged(api: Api, gcore_emulator: GcoreEmulator) -> None:
+    gcore_emulator.faults.add("drop", schedule=[1])
+    gcore_emulator.faults.add("commit_then_502", schedule=[2])
+    gcore_emulator.faults.add("429", schedule=[3])
+    with pytest.raises(requests.ConnectionError):
+        api.get()
+    api.get()
+    api.get()
+    api.get()
+    assert [(r.status, r.fault) for r in gcore_emulator.requests] == [
+        (None, "drop"),
+        (502, "commit_then_502"),
+        (429, "429"),
+        (200, None),
+    ]
+    assert gcore_emulator.faults.injected == {"drop": 1, "commit_then_502": 1, "429": 1}
+    assert "test-api-key" not in gcore_emulator.dump_log()
+
+
+# --------------------------------------------------------------------------------------
+# selection: auth first, method, path, schedule, times, probability
+# --------------------------------------------------------------------------------------
+
+
+def test_faults_apply_after_auth(gcore_emulator: GcoreEmulator, gcore_group: str) -> None:
+    gcore_emulator.faults.add("503")
+    url = f"{gcore_emulator.base_url}/cloud/v1/securitygroups/1/1/{gcore_group}"
+    with requests.Session() as session:
+        assert session.get(url, headers={"Authorization": "APIKey nope"}).status_code == 401
+        assert session.get(url, headers=AUTH).status_code == 503
+    assert gcore_emulator.faults.injected == {"503": 1}
+    assert [r.fault for r in gcore_emulator.requests] == [None, "503"]
+
+
+def test_method_and_path_filters(api: Api, gcore_emulator: GcoreEmulator) -> None:
+    gcore_emulator.faults.add("503", method="post")
+    gcore_emulator.faults.add("502", path_prefix="/cloud/v1/securitygrouprules/")
+    assert api.get().status_code == 200
+    assert api.create().status_code == 503
+    assert api.delete(str(uuid.uuid4())).status_code == 502
+    assert gcore_emulator.faults.injected == {"503": 1, "502": 1}
+
+
+def test_method_star_matches_everything(api: Api, gcore_emulator: GcoreEmulator) -> None:
+    gcore_emulator.faults.add("503", method="*")
+    assert api.get().status_code == 503
+    assert api.create().status_code == 503
+
+
+def test_schedule_picks_matching_requests_by_position(
+    api: Api, gcore_emulator: GcoreEmulator
+) -> None:
+    gcore_emulator.faults.add("503", method="GET", schedule=[2, 4])
+    statuses = []
+    for _ in range(5):
+        api.create({**RULE, "port_range_max": 500 + len(statuses)})  # POSTs do not count
+        statuses.append(api.get().status_code)
+    assert statuses == [200, 503, 200, 503, 200]
+
+
+def test_rules_count_positions_independently(api: Api, gcore_emulator: GcoreEmulator) -> None:
+    gcore_emulator.faults.add("502", schedule=[1])
+    gcore_emulator.faults.add("503", schedule=[2])
+    assert [api.get().status_code for _ in range(3)] == [502, 503, 200]
+
+
+def test_times_limits_injections(api: Api, gcore_emulator: GcoreEmulator) -> None:
+    gcore_emulator.faults.add("503", times=2)
+    assert [api.get().status_code for _ in range(4)] == [503, 503, 200, 200]
+    gcore_emulator.faults.add("502", times=0)
+    assert api.get().status_code == 200
+
+
+def test_probability_is_seeded_and_deterministic() -> None:
+    def run(seed: int) -> list[bool]:
+        injector = FaultInjector(seed)
+        injector.add("503", probability=0.5)
+        return [injector.decide("GET", "/x") is not None for _ in range(200)]
+
+    first, again, other = run(11), run(11), run(12)
+    assert first == again
+    assert first != other
+    assert 60 < sum(first) < 140
+
+
+def test_probability_zero_and_one() -> None:
+    injector = FaultInjector(0)
+    injector.add("503", probability=0.0)
+    assert all(injector.decide("GET", "/") is None for _ in range(50))
+    injector.clear()
+    injector.add("503", probability=1.0)
+    assert all(injector.decide("GET", "/") is not None for _ in range(50))
+
+
+def test_emulator_seed_drives_fault_draws() -> None:
+    def run() -> list[str | None]:
+        with GcoreEmulator(seed=5) as emulator, requests.Session() as session:
+            emulator.faults.add("503", probability=0.5)
+            url = f"{emulator.base_url}/cloud/v1/securitygroups/1/1"
+            for _ in range(20):
+                session.get(url, headers=AUTH)
+            return [r.fault for r in emulator.requests]
+
+    assert run() == run()
+
+
+def test_clear_removes_rules_and_counts(api: Api, gcore_emulator: GcoreEmulator) -> None:
+    gcore_emulator.faults.add("503")
+    assert api.get().status_code == 503
+    gcore_emulator.faults.clear()
+    assert gcore_emulator.faults.injected == {}
+    assert api.get().status_code == 200
+
+
+def test_injected_is_a_copy() -> None:
+    injector = FaultInjector()
+    injector.add("502")
+    injector.decide("GET", "/")
+    counts = injector.injected
+    counts["502"] = 99
+    assert injector.injected == {"502": 1}
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"kind": "418"},
+        {"kind": "503", "probability": 1.5},
+        {"kind": "503", "probability": -0.1},
+        {"kind": "503", "times": -1},
+        {"kind": "503", "schedule": [0]},
+        {"kind": "slow", "delay": -1.0},
+        {"kind": "slow", "delay": float("inf")},
+    ],
+)
+def test_add_rejects_nonsense(kwargs: dict[str, Any]) -> None:
+    injector = FaultInjector()
+    kind = kwargs.pop("kind")
+    with pytest.raises(ValueError, match=r"\w"):
+        injector.add(kind, **kwargs)
+
+
+def test_every_kind_is_known() -> None:
+    assert set(FAULT_KINDS) == {
+        "429",
+        "502",
+        "503",
+        "slow",
+        "commit_then_502",
+        "commit_then_drop",
+        "drop",
+    }
+
+
+# --------------------------------------------------------------------------------------
+# spec strings (command line / environment)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("502", ("502", None, 1.0, "1", 0.0)),
+        ("503:*:0.25", ("503", None, 0.25, "1", 0.0)),
+        ("drop:post:1", ("drop", "POST", 1.0, "1", 0.0)),
+        ("commit_then_drop:DELETE:0.5", ("commit_then_drop", "DELETE", 0.5, "1", 0.0)),
+        ("429:GET:1:7", ("429", "GET", 1.0, "7", 0.0)),
+        (
+            "429:*:1:Wed, 21 Oct 2015 07:28:00 GMT",
+            ("429", None, 1.0, "Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+        ),
+        ("429:*:1:none", ("429", None, 1.0, None, 0.0)),
+        ("slow:PUT:1:0.2", ("slow", "PUT", 1.0, "1", 0.2)),
+        ("commit_then_502::", ("commit_then_502", None, 1.0, "1", 0.0)),
+    ],
+)
+def test_parse_fault_spec(spec: str, expected: tuple[Any, ...]) -> None:
+    assert parse_fault_spec(spec) == expected
+
+
+@pytest.mark.parametrize(
+    "spec", ["", "teapot", "502:GET:x", "502:GET:2", "502:GET:1:5", "slow:*:1:soon", "slow:*:1:-1"]
+)
+def test_parse_fault_spec_rejects(spec: str) -> None:
+    with pytest.raises(ValueError, match=r"\w"):
+        parse_fault_spec(spec)
+
+
+def test_add_spec(api: Api, gcore_emulator: GcoreEmulator) -> None:
+    gcore_emulator.faults.add_spec("429:GET:1:3")
+    response = api.get()
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "3"
+    assert api.create().status_code == 200
