@@ -25,7 +25,6 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from .errors import ConfigurationError
 from .schema import (
     INPUT_KEYS,
     PROVIDER_KEY,
@@ -82,8 +81,7 @@ class SecurityGroupRuleProvider(ResourceProvider):
         runtime = self._rt()
         outcome = check_inputs(news, runtime.defaults)
         failures = [CheckFailure(key, reason) for key, reason in outcome.failures]
-        if runtime.error is not None:
-            failures.append(CheckFailure(runtime.error_key, str(runtime.error)))
+        failures.extend(CheckFailure(p.key or "gcore", str(p)) for p in runtime.problems)
         return CheckResult(outcome.inputs, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -152,21 +150,14 @@ class _Runtime:
     """What configure() found, and the client built from it on first use (thread-safe)."""
 
     def __init__(self, config: Any) -> None:
-        self.error: ConfigurationError | None = None
-        self.error_key = "gcore"
-        try:
-            self.settings = Settings.load(config)
-        except ConfigurationError as problem:
-            self.error = problem
-            self.error_key = problem.key or "gcore"
-            self.settings = Settings()
+        self.settings, self.problems = Settings.load_lenient(config)
         self.defaults = Defaults(self.settings.project_id, self.settings.region_id)
         self._client: GcoreClient | None = None
         self._lock = threading.Lock()
 
     def client(self) -> GcoreClient:
-        if self.error is not None:
-            raise self.error
+        if self.problems:
+            raise self.problems[0]
         with self._lock:
             if self._client is None:
                 from .client import GcoreClient

@@ -88,8 +88,20 @@ class Settings:
     ) -> Settings:
         """Read every setting, config winning over env. Raises ``ConfigurationError``
         naming the key whose value is unusable."""
+        settings, problems = cls.load_lenient(config, env)
+        if problems:
+            raise problems[0]
+        return settings
+
+    @classmethod
+    def load_lenient(
+        cls, config: Callable[[str], Any] | None = None, env: Mapping[str, str] | None = None
+    ) -> tuple[Settings, list[ConfigurationError]]:
+        """Like ``load``, but a bad value falls back to its default and is reported in the
+        list, so one bad setting does not hide the others (check reports them all)."""
         environ = os.environ if env is None else env
         values: dict[str, Any] = {}
+        problems: list[ConfigurationError] = []
         for setting in SETTINGS:
             raw = config(setting.config_key) if config is not None else None
             source = setting.config_key
@@ -97,10 +109,16 @@ class Settings:
                 raw, source = environ.get(setting.env), setting.env
             if raw is None or raw == "":
                 continue
-            values[setting.attr] = _PARSERS[setting.attr](raw, source)
+            try:
+                values[setting.attr] = _PARSERS[setting.attr](raw, source)
+            except ConfigurationError as problem:
+                problems.append(problem)
         settings = cls(**values)
-        settings._check_base_url()
-        return settings
+        try:
+            settings._check_base_url()
+        except ConfigurationError as problem:
+            problems.append(problem)
+        return settings, problems
 
     def require_api_key(self) -> str:
         """The key, or a ConfigurationError that says how to set it."""

@@ -326,7 +326,8 @@ class _Router:
         self.state = state
 
     def dispatch(self, method: str, path: str, body_thunk: _BodyThunk) -> _Response:
-        segments = path.split("?", 1)[0].split("/")
+        path = path.split("?", 1)[0]  # never echo the query string (it may hold secrets)
+        segments = path.split("/")
         if len(segments) < 4 or segments[0] != "" or segments[1:3] != ["cloud", "v1"]:
             raise _not_found(f"The requested resource {path} was not found.")
         resource, rest = segments[3], segments[4:]

@@ -72,8 +72,11 @@ def test_any_protocol_and_null_prefix_map_back_without_drift(
 
 def test_ipv6_icmp(engine: Engine, emulator: GcoreEmulator, group: str) -> None:
     process = engine()
-    _, outputs, _ = up(process, rule_inputs(group, protocol="ipv6-icmp", ethertype="IPv6",
-                                            port_range_min=128, remote_ip_prefix="2001:db8::1"))  # fmt: skip
+    inputs = rule_inputs(
+        group, protocol="ipv6-icmp", ethertype="IPv6", port_range_min=128,
+        remote_ip_prefix="2001:db8::1",
+    )  # fmt: skip
+    _, outputs, _ = up(process, inputs)
     assert outputs["remote_ip_prefix"] == "2001:db8::1/128"
     assert emulator.rules(group)[0]["remote_ip_prefix"] == "2001:db8::1/128"
 
@@ -231,8 +234,10 @@ def test_adopt_existing_takes_over_and_changing_it_alone_is_an_update(
     existing = emulator.add_rule(group, direction="ingress", protocol="udp", port_range_min=53,
                                  port_range_max=53)  # fmt: skip
     process = engine()
-    rule_id, outputs, _ = up(process, rule_inputs(group, protocol="udp", port_range_min=53,
-                                                  port_range_max=53, adopt_existing=True))  # fmt: skip
+    inputs = rule_inputs(
+        group, protocol="udp", port_range_min=53, port_range_max=53, adopt_existing=True
+    )
+    rule_id, outputs, _ = up(process, inputs)
     assert rule_id == existing["id"]
     assert len(emulator.rules(group)) == 1
     news = process.check(rule_inputs(group, protocol="udp", port_range_min=53,

@@ -21,8 +21,8 @@ from gcore_pulumi.errors import (
     TransportError,
 )
 from gcore_pulumi.models import RuleSpec
-from gcore_pulumi.testing import GcoreEmulator
 from gcore_pulumi.settings import Settings
+from gcore_pulumi.testing import GcoreEmulator
 
 KEY = "client-test-key-5d1e"
 

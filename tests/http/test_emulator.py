@@ -1086,9 +1086,10 @@ def test_request_log_records_and_redacts(
 ) -> None:
     api.create(gcore_group, {**TCP_22, "description": f"leaked {KEY} here"})
     api.group(gcore_group, headers={"Authorization": f"Bearer {KEY}"})
-    api.session.get(api.url(f"/securitygroups/{api.pr}?token={KEY}"))
+    leak = api.session.get(api.url(f"/securitygroups/{api.pr}/x?token={KEY}"))
+    assert KEY not in leak.text
     records = gcore_emulator.requests
-    assert [(r.method, r.status) for r in records] == [("POST", 200), ("GET", 401), ("GET", 200)]
+    assert [(r.method, r.status) for r in records] == [("POST", 200), ("GET", 401), ("GET", 404)]
     first = records[0]
     assert isinstance(first, RequestRecord)
     assert first.path == f"/cloud/v1/securitygroups/1/1/{gcore_group}/rules"
@@ -1183,7 +1184,8 @@ def test_cli_serves_prints_one_json_line_and_exits_cleanly() -> None:
 
 
 def test_cli_defaults_and_faults() -> None:
-    with _cli("--fault", "503:GET:1", "--seed", "3", env={"GCORE_API_KEY": ""}) as proc:
+    env = {"GCORE_API_KEY": "", "GCORE_EMULATOR_FAULTS": "429:DELETE:1:9;drop:PATCH"}
+    with _cli("--fault", "503:GET:1", "--seed", "3", env=env) as proc:
         assert proc.stdout is not None
         try:
             info = json.loads(proc.stdout.readline())
@@ -1193,6 +1195,10 @@ def test_cli_defaults_and_faults() -> None:
             with requests.Session() as session:
                 assert session.get(url, headers=AUTH).status_code == 503
                 assert session.post(f"{url}/rules", json=TCP_22, headers=AUTH).status_code == 200
+                rule_url = f"{info['base_url']}/cloud/v1/securitygrouprules/1/1/{uuid.uuid4()}"
+                limited = session.delete(rule_url, headers=AUTH)
+                assert limited.status_code == 429
+                assert limited.headers["Retry-After"] == "9"
         finally:
             proc.terminate()
             proc.communicate(timeout=10)
