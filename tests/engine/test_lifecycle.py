@@ -268,3 +268,21 @@ def test_import_style_read_cannot_work_for_dynamic_providers(engine: Engine) -> 
     with pytest.raises(ProviderRpcError) as caught:
         engine().read("some-id", None, None, include_provider=False)
     assert "__provider" in caught.value.details
+
+
+def test_diagnostics_quiet_on_the_happy_path_one_line_per_retry(
+    engine: Engine, emulator: GcoreEmulator, group: str
+) -> None:
+    process = engine()
+    rule_id, outputs, inputs = up(process, rule_inputs(group))
+    process.read(rule_id, outputs, inputs)
+    process.delete(rule_id, outputs)
+    assert process.output() == ""  # nothing for the happy path
+
+    emulator.faults.add("503", method="GET", times=1)
+    emulator.faults.add("commit_then_502", method="POST", times=1)
+    up(process, rule_inputs(group, protocol="udp", port_range_min=53, port_range_max=53))
+    lines = process.output().strip().splitlines()
+    assert len(lines) == 3, lines  # the POST's 502, the GET's 503, and the adoption
+    assert all(line.startswith("gcore: ") for line in lines)
+    assert "502" in lines[0] and "503" in lines[1] and "adopting" in lines[2]

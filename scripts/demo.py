@@ -1,0 +1,503 @@
+"""The demo behind ``scripts/demo``: run the examples/basic program with the Pulumi CLI.
+
+By default everything is local and throwaway: the Gcore API emulator
+(``python -m gcore_pulumi.testing``) runs as a subprocess, the stack lives in a file backend
+in a temporary directory with a random passphrase, and the API key is a random one that only
+the emulator knows. The demo runs, from the repository root (whose Pulumi.yaml has
+``main: examples/basic``)::
+
+    pulumi stack init demo
+    pulumi config set ...            # gcore:baseUrl, gcore:apiKey (secret), ids
+    pulumi up --yes
+    pulumi stack output
+    (the rules the API now holds)
+    pulumi destroy --yes
+    pulumi stack rm --yes
+
+Real Gcore is used only when asked for explicitly, never because GCORE_API_KEY happens to be
+set::
+
+    scripts/demo --real --group <security group uuid> [--project-id N --region-id N]
+
+with the key taken from GCORE_API_KEY. The rules are created in that group and deleted again
+at the end. The API key is never printed.
+
+Exit status: 0 done, 1 a pulumi step failed, 2 usage error or no Pulumi CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+STACK = "demo"
+GROUP_NAME = "web"
+DEFAULT_BASE_URL = "https://api.gcore.com"
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+INSTALL_URL = "https://www.pulumi.com/docs/iac/download-install/"
+INSTALL_COMMAND = "curl -fsSL https://get.pulumi.com | sh"
+NO_CLI_MESSAGE = f"""\
+scripts/demo: the Pulumi CLI (`pulumi`) was not found on PATH, and the demo runs it.
+Install the Pulumi CLI: see {INSTALL_URL}
+or, on Linux and macOS:
+
+    {INSTALL_COMMAND}
+
+then put it on PATH (the installer uses ~/.pulumi/bin) and run scripts/demo again.
+Everything else (lint, types, the provider against the emulator) is checked without
+the CLI by scripts/test."""
+
+
+class DemoError(Exception):
+    """A step failed; the message says which."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the demo's rules go, and how to reach it."""
+
+    base_url: str
+    api_key: str
+    project_id: int
+    region_id: int
+    group_id: str
+    real: bool
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def warn(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# --- the emulator subprocess -----------------------------------------------------------
+
+
+class EmulatorProcess:
+    """``python -m gcore_pulumi.testing`` as a child process, stopped by :meth:`stop`."""
+
+    def __init__(self, api_key: str, groups: Sequence[str]) -> None:
+        self._api_key = api_key
+        self._groups = list(groups)
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    def start(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Start it and return its JSON line (base_url, groups, project_id, region_id)."""
+        # The key reaches the emulator through its environment, not its command line, and
+        # no other GCORE_* variable leaks in from the caller's shell.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GCORE_")}
+        env["GCORE_API_KEY"] = self._api_key
+        command = [sys.executable, "-m", "gcore_pulumi.testing", "--port", "0"]
+        command += ["--host", "127.0.0.1"]
+        for name in self._groups:
+            command += ["--group", name]
+        self._proc = subprocess.Popen(command, stdout=subprocess.PIPE, env=env, cwd=REPO)
+        line = self._read_line(timeout)
+        try:
+            info = json.loads(line)
+        except ValueError:
+            raise DemoError(f"the emulator printed {line!r}, not its JSON line") from None
+        if not isinstance(info, dict) or "base_url" not in info or "groups" not in info:
+            raise DemoError(f"the emulator printed {line!r}, not its JSON line")
+        return info
+
+    def _read_line(self, timeout: float) -> str:
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        fd = proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        data = b""
+        while b"\n" not in data:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DemoError(f"the emulator did not report its address within {timeout:g}s")
+            ready, _, _ = select.select([fd], [], [], min(left, 0.5))
+            if not ready:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                code = proc.wait()
+                raise DemoError(f"the emulator exited with status {code} before it started")
+            data += chunk
+        return data.split(b"\n", 1)[0].decode("utf-8", "replace")
+
+    def stop(self) -> None:
+        """SIGTERM, wait, SIGKILL if need be; close the pipe. Safe to call twice."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        finally:
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
+# --- talking to the API directly (to show what the program did) -----------------------
+
+
+def fetch_rules(target: Target) -> list[dict[str, Any]]:
+    """The group's rules, read straight from the API (emulator or Gcore)."""
+    url = (
+        f"{target.base_url}/cloud/v1/securitygroups/"
+        f"{target.project_id}/{target.region_id}/{target.group_id}"
+    )
+    request = urllib.request.Request(url, headers={"Authorization": f"APIKey {target.api_key}"})
+    # No proxy for the loopback emulator, whatever the environment says.
+    handlers = [] if target.real else [urllib.request.ProxyHandler({})]
+    opener = urllib.request.build_opener(*handlers)
+    try:
+        with opener.open(request, timeout=30) as response:
+            group = json.loads(response.read().decode("utf-8"))
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise DemoError(f"could not read security group {target.group_id}: {exc}") from None
+    rules = group.get("security_group_rules") if isinstance(group, dict) else None
+    return [r for r in rules or [] if isinstance(r, dict)]
+
+
+def show_rules(target: Target) -> None:
+    rules = fetch_rules(target)
+    where = "Gcore" if target.real else "the emulator"
+    say(f"{len(rules)} rule(s) in security group {target.group_id} at {where}:")
+    header = ("direction", "ethertype", "protocol", "ports", "remote", "description")
+    rows = [header]
+    for rule in sorted(rules, key=lambda r: (str(r.get("protocol")), str(r.get("ethertype")))):
+        low, high = rule.get("port_range_min"), rule.get("port_range_max")
+        ports = "" if low is None else (str(low) if high in (None, low) else f"{low}-{high}")
+        remote = rule.get("remote_ip_prefix") or rule.get("remote_group_id") or "any"
+        rows.append(
+            (
+                str(rule.get("direction")),
+                str(rule.get("ethertype") or "-"),
+                str(rule.get("protocol") or "any"),
+                ports,
+                str(remote),
+                str(rule.get("description") or ""),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        say(
+            "  "
+            + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+# --- the Pulumi CLI --------------------------------------------------------------------
+
+
+def venv_env(base: Mapping[str, str]) -> dict[str, str]:
+    """``base`` with this interpreter's virtualenv activated.
+
+    The root Pulumi.yaml has no ``virtualenv:`` option (see the comment there), so the
+    program and the ``python -m pulumi.dynamic`` provider both run ``python3`` from PATH:
+    put the venv running this script first, so both get gcore_pulumi.
+    """
+    env = dict(base)
+    bin_dir = str(Path(sys.executable).parent)
+    if sys.prefix != sys.base_prefix:
+        env["VIRTUAL_ENV"] = sys.prefix
+    env.pop("PYTHONHOME", None)
+    env["PATH"] = os.pathsep.join(
+        [bin_dir, *[p for p in env.get("PATH", "").split(os.pathsep) if p]]
+    )
+    return env
+
+
+class Pulumi:
+    """Runs the CLI in the repository root with the demo's environment, echoing commands."""
+
+    def __init__(self, executable: str, env: Mapping[str, str]) -> None:
+        self.executable = executable
+        self.env = dict(env)
+
+    def run(self, *args: str, stdin: str | None = None, shown: str | None = None) -> int:
+        """Run ``pulumi args``; ``stdin`` feeds a value (secrets), ``shown`` replaces it
+        in the echoed command line."""
+        say(f"$ pulumi {' '.join(args)}{' ' + shown if shown else ''}")
+        completed = subprocess.run(
+            [self.executable, *args],
+            cwd=REPO,
+            env=self.env,
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+            text=True,
+            check=False,
+        )
+        return completed.returncode
+
+    def step(self, *args: str, stdin: str | None = None, shown: str | None = None) -> None:
+        code = self.run(*args, stdin=stdin, shown=shown)
+        if code != 0:
+            raise DemoError(f"`pulumi {' '.join(args)}` failed with status {code}")
+
+
+def pulumi_env(target: Target, state_dir: Path, passphrase: str) -> dict[str, str]:
+    """The CLI's environment: throwaway local backend and passphrase, the venv activated."""
+    base = dict(os.environ)
+    if not target.real:
+        # Emulator runs never see the caller's Gcore settings (a real key in particular).
+        base = {k: v for k, v in base.items() if not k.startswith("GCORE_")}
+        existing = base.get("NO_PROXY") or base.get("no_proxy")
+        no_proxy = ",".join(filter(None, [existing, "127.0.0.1", "localhost"]))
+        base["NO_PROXY"] = base["no_proxy"] = no_proxy
+    for key in ("PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE_FILE"):
+        base.pop(key, None)
+    base["PULUMI_BACKEND_URL"] = state_dir.as_uri()
+    base["PULUMI_CONFIG_PASSPHRASE"] = passphrase
+    base["PULUMI_SKIP_UPDATE_CHECK"] = "true"
+    return venv_env(base)
+
+
+def run_stack(pulumi: Pulumi, target: Target, ssh_cidr: str | None, state_dir: Path) -> int:
+    """init, config, up, output, show, and always destroy + rm. Returns the exit status."""
+    config_file = REPO / f"Pulumi.{STACK}.yaml"
+    stack = ("--stack", STACK)
+    created = False
+    status = EXIT_OK
+    keep_state = False
+    try:
+        say(f"== Stack {STACK!r} in a throwaway local backend ({state_dir})")
+        pulumi.step("stack", "init", STACK)
+        created = True
+        pulumi.step("config", "set", *stack, "gcore:baseUrl", target.base_url)
+        if not target.real:
+            # Through stdin, so the key is not on any command line; shown as a placeholder.
+            pulumi.step(
+                "config",
+                "set",
+                *stack,
+                "--secret",
+                "gcore:apiKey",
+                stdin=target.api_key,
+                shown="<key from stdin>",
+            )
+        pulumi.step("config", "set", *stack, "gcore:projectId", str(target.project_id))
+        pulumi.step("config", "set", *stack, "gcore:regionId", str(target.region_id))
+        pulumi.step("config", "set", *stack, "securityGroupId", target.group_id)
+        if ssh_cidr:
+            pulumi.step("config", "set", *stack, "sshCidr", ssh_cidr)
+        say("\n== Create the rules")
+        pulumi.step("up", "--yes", *stack)
+        say("\n== Stack outputs")
+        pulumi.step("stack", "output", *stack)
+        say("\n== What the API holds now")
+        show_rules(target)
+    except DemoError as exc:
+        warn(f"scripts/demo: {exc}")
+        status = EXIT_FAILED
+    finally:
+        if created:
+            say("\n== Clean up")
+            if pulumi.run("destroy", "--yes", *stack) == 0:
+                if pulumi.run("stack", "rm", "--yes", *stack) != 0:
+                    status = EXIT_FAILED
+            elif target.real:
+                status = EXIT_FAILED
+                keep_state = True
+                keep_passphrase(pulumi, state_dir, config_file)
+            else:
+                status = EXIT_FAILED
+                pulumi.run("stack", "rm", "--yes", "--force", *stack)
+        if not keep_state:
+            shutil.rmtree(state_dir, ignore_errors=True)
+            if created:
+                config_file.unlink(missing_ok=True)
+    if status == EXIT_OK:
+        say("\nDemo finished: the rules were created, shown and deleted again.")
+    return status
+
+
+def keep_passphrase(pulumi: Pulumi, state_dir: Path, config_file: Path) -> None:
+    """A real destroy failed: keep what is needed to retry it, and say how."""
+    secret = state_dir / "passphrase"
+    secret.write_text(pulumi.env["PULUMI_CONFIG_PASSPHRASE"] + "\n", encoding="utf-8")
+    secret.chmod(0o600)
+    warn(
+        "scripts/demo: `pulumi destroy` failed, so rules may still exist at Gcore. The stack "
+        f"state is kept in {state_dir} and its config in {config_file.name}; to retry, from "
+        f"{REPO} with the project's .venv activated and GCORE_API_KEY set:\n"
+        f"    PULUMI_BACKEND_URL={state_dir.as_uri()} "
+        f"PULUMI_CONFIG_PASSPHRASE_FILE={secret} pulumi destroy --yes --stack {STACK}"
+    )
+
+
+# --- command line ----------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scripts/demo",
+        description=(
+            "Run the examples/basic Pulumi program (pulumi up, show the rules, pulumi destroy) "
+            "against a local Gcore API emulator, or against real Gcore with --real."
+        ),
+    )
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help="use the real Gcore API (key from GCORE_API_KEY, base URL from GCORE_BASE_URL "
+        f"or {DEFAULT_BASE_URL}); needs --group",
+    )
+    parser.add_argument(
+        "--group", metavar="UUID", help="with --real: the security group to add the rules to"
+    )
+    parser.add_argument(
+        "--project-id", type=int, help="with --real: Gcore project id (else GCORE_CLOUD_PROJECT_ID)"
+    )
+    parser.add_argument(
+        "--region-id", type=int, help="with --real: Gcore region id (else GCORE_CLOUD_REGION_ID)"
+    )
+    parser.add_argument(
+        "--ssh-cidr", metavar="CIDR", help="network allowed to use SSH (default 203.0.113.0/24)"
+    )
+    return parser
+
+
+def real_target(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Target:
+    """The --real settings, or a usage error saying what is missing."""
+    if not args.group:
+        parser.error(
+            "--real needs --group <security group uuid>: the demo adds its rules to an "
+            "existing group of yours (and deletes them again at the end)"
+        )
+    try:
+        group_id = str(uuid.UUID(args.group))
+    except ValueError:
+        parser.error(f"--group {args.group!r} is not a security group id (a UUID)")
+    api_key = os.environ.get("GCORE_API_KEY", "").strip()
+    if not api_key:
+        parser.error(
+            "--real needs a Gcore API key in the GCORE_API_KEY environment variable "
+            "(create one in the Gcore customer portal: Profile > API tokens)"
+        )
+
+    def id_from(value: int | None, env: str, flag: str) -> int:
+        if value is None:
+            raw = os.environ.get(env, "").strip()
+            if not raw:
+                parser.error(f"--real needs {flag} N or the {env} environment variable")
+            try:
+                value = int(raw)
+            except ValueError:
+                parser.error(f"{env}={raw!r} is not a whole number")
+        if value < 1:
+            parser.error(f"{flag} must be a positive number")
+        return value
+
+    base_url = (os.environ.get("GCORE_BASE_URL") or DEFAULT_BASE_URL).strip().rstrip("/")
+    return Target(
+        base_url=base_url,
+        api_key=api_key,
+        project_id=id_from(args.project_id, "GCORE_CLOUD_PROJECT_ID", "--project-id"),
+        region_id=id_from(args.region_id, "GCORE_CLOUD_REGION_ID", "--region-id"),
+        group_id=group_id,
+        real=True,
+    )
+
+
+def find_pulumi() -> str | None:
+    path = shutil.which("pulumi")
+    if path is None:
+        warn(NO_CLI_MESSAGE)
+    return path
+
+
+def run(target: Target, pulumi_path: str, ssh_cidr: str | None) -> int:
+    state_dir = Path(tempfile.mkdtemp(prefix="gcore-demo-state-"))
+    passphrase = secrets.token_urlsafe(24)
+    pulumi = Pulumi(pulumi_path, pulumi_env(target, state_dir, passphrase))
+    return run_stack(pulumi, target, ssh_cidr, state_dir)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.real and (args.group or args.project_id or args.region_id):
+        parser.error("--group, --project-id and --region-id are for --real runs only")
+
+    config_file = REPO / f"Pulumi.{STACK}.yaml"
+    if config_file.exists():
+        warn(
+            f"scripts/demo: {config_file} already exists (left by an earlier run, or yours); "
+            f"the demo writes its stack {STACK!r} config there. Move it away and try again."
+        )
+        return EXIT_USAGE
+
+    if args.real:
+        target = real_target(args, parser)
+        say(
+            f"Real Gcore at {target.base_url}: rules go into security group "
+            f"{target.group_id} (project {target.project_id}, region {target.region_id}) "
+            "and are deleted again at the end."
+        )
+        pulumi_path = find_pulumi()
+        if pulumi_path is None:
+            return EXIT_USAGE
+        return run(target, pulumi_path, args.ssh_cidr)
+
+    api_key = secrets.token_urlsafe(24)
+    emulator = EmulatorProcess(api_key, [GROUP_NAME])
+    try:
+        info = emulator.start()
+        group_id = info["groups"][GROUP_NAME]
+        say(
+            f"Gcore API emulator (pid {emulator.pid}) at {info['base_url']}, "
+            f"security group {GROUP_NAME!r}: {group_id}"
+        )
+        pulumi_path = find_pulumi()
+        if pulumi_path is None:
+            return EXIT_USAGE
+        target = Target(
+            base_url=str(info["base_url"]),
+            api_key=api_key,
+            project_id=int(info.get("project_id", 1)),
+            region_id=int(info.get("region_id", 1)),
+            group_id=str(group_id),
+            real=False,
+        )
+        return run(target, pulumi_path, args.ssh_cidr)
+    except DemoError as exc:
+        warn(f"scripts/demo: {exc}")
+        return EXIT_FAILED
+    finally:
+        emulator.stop()
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)
