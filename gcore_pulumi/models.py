@@ -90,7 +90,7 @@ class ApiRule(BaseModel):
     remote_ip_prefix: str | None = None
     remote_group_id: str | None = None
     description: str | None = None
-    revision_number: int = 0
+    revision_number: int | None = 0
     created_at: str | None = None
     updated_at: str | None = None
 
@@ -143,7 +143,7 @@ class ApiRule(BaseModel):
             "project_id": spec.project_id,
             "region_id": spec.region_id,
             "adopt_existing": spec.adopt_existing,
-            "revision_number": self.revision_number,
+            "revision_number": self.revision_number or 0,
             "security_group_id": self.security_group_id,
             "created_at": self.created_at,
             "updated_at": self.updated_at,

@@ -111,13 +111,13 @@ class SecurityGroupRuleProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         """POST the rule (or adopt its twin); outputs are the live rule, canonical."""
-        spec = _spec(props)
+        spec = _spec(props, self._rt().defaults)
         created = self._rt().client().create_rule(spec)
         return CreateResult(created.rule.id, created.rule.to_outputs(spec))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Find the rule in its group; gone means an empty id. Live values become inputs."""
-        spec = _spec(props)
+        spec = _spec(props, self._rt().defaults)
         rule = self._rt().client().find_rule(spec.project_id, spec.region_id, spec.group_id, id_)
         if rule is None:
             return ReadResult("", {})
@@ -132,7 +132,7 @@ class SecurityGroupRuleProvider(ResourceProvider):
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """Delete the rule; one already gone (or whose group is gone) counts as deleted."""
-        spec = _spec(props)
+        spec = _spec(props, self._rt().defaults)
         gone = (
             not self._rt().client().delete_rule(spec.project_id, spec.region_id, spec.group_id, id_)
         )
@@ -140,10 +140,16 @@ class SecurityGroupRuleProvider(ResourceProvider):
             log.warning("gcore: rule %s was already gone; nothing to delete", id_)
 
 
-def _spec(props: dict[str, Any]) -> RuleSpec:
+def _spec(props: dict[str, Any], defaults: Defaults) -> RuleSpec:
+    """Props (inputs or old outputs) as a RuleSpec; state written without project or region
+    (by hand, or by an older version) falls back to config, as check would have."""
     from .models import RuleSpec
 
-    return RuleSpec.from_props(props)
+    merged = dict(props)
+    for key in ("project_id", "region_id"):
+        if merged.get(key) is None:
+            merged[key] = getattr(defaults, key)
+    return RuleSpec.from_props(merged)
 
 
 class _Runtime:
