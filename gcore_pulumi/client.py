@@ -237,7 +237,7 @@ class GcoreClient:
             (
                 rule
                 for rule in group.security_group_rules
-                if duplicate_key(rule.as_rule(spec.project_id, spec.region_id)) == wanted
+                if duplicate_key(rule.as_rule()) == wanted
             ),
             None,
         )

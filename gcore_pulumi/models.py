@@ -14,6 +14,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .schema import ANY_PREFIXES, INPUT_KEYS, canonical_state, prefix_family
 
+BODY_KEYS = (
+    "direction",
+    "ethertype",
+    "protocol",
+    "port_range_min",
+    "port_range_max",
+    "remote_ip_prefix",
+    "remote_group_id",
+    "description",
+)
+"""The rule's own fields, as the v1 POST takes them and the API returns them."""
+
 ProtocolName = Literal[
     "ah", "any", "dccp", "egp", "esp", "gre", "icmp", "igmp", "ipencap", "ipip",
     "ipv6-encap", "ipv6-frag", "ipv6-icmp", "ipv6-nonxt", "ipv6-opts", "ipv6-route",
@@ -58,17 +70,7 @@ class RuleSpec(BaseModel):
 
     def request_body(self) -> dict[str, Any]:
         """The v1 POST body: only the rule's own fields, nulls left out."""
-        body = {
-            "direction": self.direction,
-            "ethertype": self.ethertype,
-            "protocol": self.protocol,
-            "port_range_min": self.port_range_min,
-            "port_range_max": self.port_range_max,
-            "remote_ip_prefix": self.remote_ip_prefix,
-            "remote_group_id": self.remote_group_id,
-            "description": self.description,
-        }
-        return {key: value for key, value in body.items() if value is not None}
+        return self.model_dump(include=set(BODY_KEYS), exclude_none=True)
 
     def as_props(self) -> dict[str, Any]:
         """The inputs as the engine should store them."""
@@ -99,21 +101,9 @@ class ApiRule(BaseModel):
     def _lowercase_ids(cls, value: str | None) -> str | None:
         return value.lower() if value else value
 
-    def as_rule(self, project_id: int, region_id: int) -> dict[str, Any]:
-        """This rule in the shape ``duplicate_key`` compares."""
-        return {
-            "group_id": self.security_group_id,
-            "direction": self.direction,
-            "ethertype": self.ethertype,
-            "protocol": self.protocol,
-            "port_range_min": self.port_range_min,
-            "port_range_max": self.port_range_max,
-            "remote_ip_prefix": self.remote_ip_prefix,
-            "remote_group_id": self.remote_group_id,
-            "description": self.description,
-            "project_id": project_id,
-            "region_id": region_id,
-        }
+    def as_rule(self) -> dict[str, Any]:
+        """This rule in the shape ``duplicate_key`` compares (``group_id`` as in inputs)."""
+        return {"group_id": self.security_group_id, **self.model_dump(include=set(BODY_KEYS))}
 
     def to_outputs(self, spec: RuleSpec) -> dict[str, Any]:
         """The resource's outputs: the live rule in canonical form, plus API-only values.
