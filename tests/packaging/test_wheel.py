@@ -51,7 +51,7 @@ def test_wheel_and_sdist_contents(dist: Path) -> None:
 def test_installed_wheel_runs_the_engine_lifecycle(dist: Path, tmp_path: Path) -> None:
     [wheel] = dist.glob("*.whl")
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=False).create(env_dir)
+    venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"
     site = Path(
         subprocess.run(
@@ -59,8 +59,10 @@ def test_installed_wheel_runs_the_engine_lifecycle(dist: Path, tmp_path: Path) -
             check=True, capture_output=True, text=True,
         ).stdout.strip()
     )  # fmt: skip
-    with zipfile.ZipFile(wheel) as archive:  # install = unpack a pure wheel into site-packages
-        archive.extractall(site)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
     # Dependencies (pulumi, requests, pydantic) come from the test environment, appended AFTER
     # the fresh site-packages; the repo's editable install is not a site dir there, so the
     # only gcore_pulumi importable is the wheel's.
