@@ -294,8 +294,9 @@ class GcoreClient:
                 response = self._send("POST", path, spec.request_body())
             except TransportError as error:
                 if not error.maybe_sent:
-                    retry = self._next_try(retry, path, error.reason, None)
-                    continue
+                    # Never sent: urllib3 already retried the connection as often as the
+                    # policy allows (connect errors are safe for every method).
+                    raise
                 ambiguous = True
                 retry = self._next_try(retry, path, error.reason + " (checking before retry)", None)
                 continue

@@ -363,3 +363,15 @@ def test_threads_share_one_client_safely(
         thread.join()
     assert errors == []
     assert api.rules(group) == []
+
+
+def test_create_when_nothing_listens_fails_fast_and_clearly() -> None:
+    client = GcoreClient(
+        Settings(api_key=KEY, base_url="http://127.0.0.1:9", max_retries=2, retry_backoff=0.01)
+    )
+    started = time.monotonic()
+    with pytest.raises(TransportError, match="could not connect") as caught:
+        client.create_rule(spec("024a29e9-b4b7-4c91-9a46-505be123d9f8"))
+    assert time.monotonic() - started < 5
+    assert caught.value.maybe_sent is False  # nothing reached a server: nothing to reconcile
+    client.close()
