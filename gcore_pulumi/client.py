@@ -158,7 +158,14 @@ class GcoreClient:
 
     @contextlib.contextmanager
     def _operation(self, label: str) -> Iterator[_Operation]:
-        operation = _Operation(label, time.monotonic() + self._settings.deadline)
+        """Run under one deadline; a step inside another operation (the reads that
+        reconcile a create) shares the outer operation's deadline."""
+        deadline = time.monotonic() + self._settings.deadline
+        outer = _current.get()
+        if outer is not None:
+            deadline = min(deadline, outer.deadline)
+            label = outer.label
+        operation = _Operation(label, deadline)
         token = _current.set(operation)
         try:
             yield operation

@@ -375,3 +375,14 @@ def test_create_when_nothing_listens_fails_fast_and_clearly() -> None:
     assert time.monotonic() - started < 5
     assert caught.value.maybe_sent is False  # nothing reached a server: nothing to reconcile
     client.close()
+
+
+def test_reconciling_reads_share_the_create_deadline(api: GcoreEmulator, group: str) -> None:
+    client = make_client(api, max_retries=100, deadline=1.5, retry_backoff=0.05)
+    api.faults.add("503", method="POST")
+    api.faults.add("503", method="GET")
+    started = time.monotonic()
+    with pytest.raises(TransportError, match="deadline"):
+        client.create_rule(spec(group))
+    assert time.monotonic() - started < 6  # one deadline for the whole create, reads included
+    client.close()
