@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .schema import ANY_PREFIXES, INPUT_KEYS, canonical_state, prefix_family
 
@@ -83,7 +83,8 @@ class ApiRule(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str
-    security_group_id: str
+    security_group_id: str | None = None
+    """Always sent by Gcore; filled from the group when a response leaves it out."""
     direction: Literal["ingress", "egress"]
     ethertype: Literal["IPv4", "IPv6"] | None = None
     protocol: str | None = None
@@ -115,13 +116,13 @@ class ApiRule(BaseModel):
         prefix = self.remote_ip_prefix
         if prefix is not None:
             prefix = str(ipaddress.ip_network(prefix, strict=False))
+        ethertype = self.ethertype or (prefix_family(prefix) if prefix else spec.ethertype)
         if prefix is None and spec.remote_ip_prefix in ANY_PREFIXES:
             prefix = spec.remote_ip_prefix
         elif prefix in ANY_PREFIXES and spec.remote_ip_prefix is None:
             prefix = None
-        ethertype = self.ethertype or (prefix_family(prefix) if prefix else spec.ethertype)
         outputs = {
-            "group_id": self.security_group_id,
+            "group_id": self.security_group_id or spec.group_id,
             "direction": self.direction,
             "ethertype": ethertype,
             "protocol": self.protocol or "any",
@@ -134,7 +135,7 @@ class ApiRule(BaseModel):
             "region_id": spec.region_id,
             "adopt_existing": spec.adopt_existing,
             "revision_number": self.revision_number or 0,
-            "security_group_id": self.security_group_id,
+            "security_group_id": self.security_group_id or spec.group_id,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
@@ -148,6 +149,13 @@ class ApiGroup(BaseModel):
 
     id: str
     security_group_rules: list[ApiRule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _rules_know_their_group(self) -> ApiGroup:
+        for rule in self.security_group_rules:
+            if rule.security_group_id is None:
+                rule.security_group_id = self.id.lower()
+        return self
 
     def find(self, rule_id: str) -> ApiRule | None:
         """The rule with this id, if the group still has it."""
