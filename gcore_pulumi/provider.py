@@ -77,11 +77,21 @@ class SecurityGroupRuleProvider(ResourceProvider):
     # --- preview: no I/O -----------------------------------------------------------
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        """Validate and canonicalise inputs; every problem is a failure naming its key."""
+        """Validate and canonicalise inputs; every problem is a failure naming its key.
+
+        Unusable settings (an http:// URL, a bad timeout) do not fail preview: they stop the
+        first create, read or delete, which is where they would matter. A bad default
+        project or region is the exception, shown under the input it leaves unset.
+        """
         runtime = self._rt()
         outcome = check_inputs(news, runtime.defaults)
-        failures = [CheckFailure(key, reason) for key, reason in outcome.failures]
-        failures.extend(CheckFailure(p.key or "gcore", str(p)) for p in runtime.problems)
+        bad_config = {problem.key: problem for problem in runtime.problems}
+        failures = []
+        for key, reason in outcome.failures:
+            problem = next(
+                (bad_config[k] for k in _DEFAULT_SOURCES.get(key, ()) if k in bad_config), None
+            )
+            failures.append(CheckFailure(key, str(problem) if problem else reason))
         return CheckResult(outcome.inputs, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -138,6 +148,12 @@ class SecurityGroupRuleProvider(ResourceProvider):
         )
         if gone:
             log.warning("gcore: rule %s was already gone; nothing to delete", id_)
+
+
+_DEFAULT_SOURCES = {
+    "project_id": ("gcore:projectId", "GCORE_CLOUD_PROJECT_ID"),
+    "region_id": ("gcore:regionId", "GCORE_CLOUD_REGION_ID"),
+}
 
 
 def _spec(props: dict[str, Any], defaults: Defaults) -> RuleSpec:

@@ -57,8 +57,7 @@ def test_key_is_found_nowhere(engine: Engine, emulator: GcoreEmulator, group: st
         unreachable.create(checked.inputs)
     artefacts.append(caught.value.details)
     insecure = engine(**{"gcore:baseUrl": "http://api.example.com"})
-    failures = insecure.check(rule_inputs(group)).failures
-    artefacts.append(repr(failures))
+    artefacts.append(repr(insecure.check(rule_inputs(group))))
     with pytest.raises(ProviderRpcError) as caught:
         insecure.create(checked.inputs)
     artefacts.append(caught.value.details)
@@ -78,5 +77,18 @@ def test_plain_http_to_a_remote_host_is_refused_before_any_request(
 ) -> None:
     process = engine(config=stack_config(emulator, **{"gcore:baseUrl": "http://gcore.example"}))
     checked = process.check(rule_inputs(group))
-    assert [key for key, _ in checked.failures] == ["gcore:baseUrl"]
-    assert "clear text" in checked.failures[0][1]
+    assert checked.failures == []  # preview does not send the key anywhere
+    with pytest.raises(ProviderRpcError) as caught:
+        process.create(checked.inputs)
+    last_line = caught.value.details.strip().splitlines()[-1]
+    assert "gcore:baseUrl" in last_line and "clear text" in last_line
+    assert "gcore:allowInsecureHttp" in last_line
+
+
+def test_bad_default_project_shows_in_preview_under_project_id(
+    engine: Engine, emulator: GcoreEmulator, group: str
+) -> None:
+    process = engine(config=stack_config(emulator, **{"gcore:projectId": "web"}))
+    failures = dict(process.check(rule_inputs(group)).failures)
+    assert "gcore:projectId" in failures["project_id"] and "'web'" in failures["project_id"]
+    assert process.check(rule_inputs(group, project_id=1)).failures == []
