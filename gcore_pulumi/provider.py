@@ -50,6 +50,9 @@ class SecurityGroupRuleProvider(ResourceProvider):
     serialize_as_secret_always = False
     """The pickled provider holds no secret (only a class reference), so state need not hide it."""
 
+    _runtime: _Runtime | None = None
+    """Settings and client, made in the provider process; never pickled (see __getstate__)."""
+
     def __init__(self) -> None:
         # Deliberately empty: whatever is set here is pickled into every resource's state.
         super().__init__()
@@ -64,15 +67,13 @@ class SecurityGroupRuleProvider(ResourceProvider):
 
     def configure(self, req: ConfigureRequest) -> None:
         """Read stack config (falling back to GCORE_* variables) once per process."""
-        self.__dict__["_runtime"] = _Runtime(lambda key: req.config.get(key))
+        self._runtime = _Runtime(lambda key: req.config.get(key))
         _log_to_stderr()
 
     def _rt(self) -> _Runtime:
-        runtime = self.__dict__.get("_runtime")
-        if runtime is None:  # configure() was not called (used outside the engine)
-            runtime = self.__dict__.setdefault("_runtime", _Runtime(None))
-        assert isinstance(runtime, _Runtime)
-        return runtime
+        if self._runtime is None:  # configure() was not called (used outside the engine)
+            self._runtime = _Runtime(None)
+        return self._runtime
 
     # --- preview: no I/O -----------------------------------------------------------
 
