@@ -94,16 +94,8 @@ def child_env() -> dict[str, str]:
 
 
 def stack_config(emulator: GcoreEmulator, **extra: str) -> dict[str, str]:
-    config = {
-        "gcore:apiKey": emulator.api_key,
-        "gcore:baseUrl": emulator.base_url,
-        "gcore:projectId": str(PROJECT),
-        "gcore:regionId": str(REGION),
-        "gcore:retryBackoff": "0.01",
-        "gcore:deadline": "60",
-    }
-    config.update(extra)
-    return config
+    settings = {"gcore:retryBackoff": "0.01", "gcore:deadline": "60", **extra}
+    return emulator.stack_config(PROJECT, REGION, **settings)
 
 
 def rule_inputs(group: str, i: int) -> dict[str, Any]:

@@ -12,19 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .schema import ANY_PREFIXES, INPUT_KEYS, canonical_state, prefix_family
-
-BODY_KEYS = (
-    "direction",
-    "ethertype",
-    "protocol",
-    "port_range_min",
-    "port_range_max",
-    "remote_ip_prefix",
-    "remote_group_id",
-    "description",
-)
-"""The rule's own fields, as the v1 POST takes them and the API returns them."""
+from .schema import ANY_PREFIXES, BODY_KEYS, INPUT_KEYS, canonical_state, prefix_family
 
 ProtocolName = Literal[
     "ah", "any", "dccp", "egp", "esp", "gre", "icmp", "igmp", "ipencap", "ipip",

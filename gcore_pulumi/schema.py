@@ -17,8 +17,7 @@ from typing import Any, Final
 
 from .enums import ICMP_PROTOCOLS, PORT_RANGE_PROTOCOLS, Direction, Ethertype, Protocol
 
-RULE_KEYS: Final = (
-    "group_id",
+BODY_KEYS: Final = (
     "direction",
     "ethertype",
     "protocol",
@@ -27,9 +26,10 @@ RULE_KEYS: Final = (
     "remote_ip_prefix",
     "remote_group_id",
     "description",
-    "project_id",
-    "region_id",
 )
+"""The rule's own fields, as the v1 POST takes them and the API returns them."""
+
+RULE_KEYS: Final = ("group_id", *BODY_KEYS, "project_id", "region_id")
 """Inputs that define the rule; a change to any of them replaces it (Gcore cannot edit)."""
 
 INPUT_KEYS: Final = (*RULE_KEYS, "adopt_existing")

@@ -787,6 +787,18 @@ class GcoreEmulator:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{port}"
 
+    def stack_config(self, project_id: int = 1, region_id: int = 1, **extra: str) -> dict[str, str]:
+        """Stack config that points the provider at this emulator (for Configure, or for
+        ``pulumi config set``); ``extra`` adds or overrides keys such as ``gcore:timeout``."""
+        config = {
+            "gcore:apiKey": self.api_key,
+            "gcore:baseUrl": self.base_url,
+            "gcore:projectId": str(project_id),
+            "gcore:regionId": str(region_id),
+        }
+        config.update(extra)
+        return config
+
     @property
     def connections_accepted(self) -> int:
         """TCP connections accepted so far: lets tests check keep-alive reuse."""

@@ -35,15 +35,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def stack_config(emulator: GcoreEmulator, **extra: str) -> dict[str, str]:
-    config = {
-        "gcore:apiKey": emulator.api_key,
-        "gcore:baseUrl": emulator.base_url,
-        "gcore:projectId": str(PROJECT),
-        "gcore:regionId": str(REGION),
-        "gcore:retryBackoff": "0.01",
-    }
-    config.update(extra)
-    return config
+    return emulator.stack_config(PROJECT, REGION, **{"gcore:retryBackoff": "0.01", **extra})
 
 
 Engine = Callable[..., ProviderProcess]
