@@ -25,9 +25,10 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import requests
+from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 from urllib3.util.retry import Retry
@@ -40,6 +41,7 @@ from .schema import duplicate_key
 from .settings import Settings
 
 log = logging.getLogger("gcore_pulumi")
+_Model = TypeVar("_Model", bound=BaseModel)
 
 USER_AGENT: Final = f"gcore-pulumi/{__version__} (+https://pypi.org/project/gcore-pulumi)"
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
@@ -203,28 +205,42 @@ class GcoreClient:
     ) -> Any:
         """The JSON body of a 2xx answer, or the matching ApiError."""
         if response.ok:
-            return response.json() if response.content else None
+            try:
+                return response.json() if response.content else None
+            except ValueError:
+                raise _unexpected(response, method, path, "the answer is not JSON") from None
         try:
             body = response.json()
         except ValueError:
             body = {"message": response.text[:200] or response.reason}
         raise ApiError.from_status(response.status_code, method, path, body, hint=hint)
 
+    def _parse(
+        self, model: type[_Model], response: requests.Response, method: str, path: str
+    ) -> _Model:
+        """A 2xx answer as ``model``; an answer of another shape is one readable error."""
+        try:
+            return model.model_validate(self._expect(response, method, path))
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()[:3]
+            )
+            raise _unexpected(response, method, path, problems) from None
+
     @staticmethod
-    def _group_path(spec_or_ids: tuple[int, int, str]) -> str:
-        project_id, region_id, group_id = spec_or_ids
+    def _group_path(project_id: int, region_id: int, group_id: str) -> str:
         return f"/cloud/v1/securitygroups/{project_id}/{region_id}/{group_id}"
 
     # --- reads ----------------------------------------------------------------------
 
     def get_group(self, project_id: int, region_id: int, group_id: str) -> ApiGroup | None:
         """The group with its rules, read now; None if the group is gone."""
-        path = self._group_path((project_id, region_id, group_id))
+        path = self._group_path(project_id, region_id, group_id)
         with self._operation(f"GET {path}"):
             response = self._send("GET", path)
         if response.status_code == 404:
             return None
-        return ApiGroup.model_validate(self._expect(response, "GET", path))
+        return self._parse(ApiGroup, response, "GET", path)
 
     def find_rule(
         self, project_id: int, region_id: int, group_id: str, rule_id: str
@@ -264,7 +280,7 @@ class GcoreClient:
 
     def create_rule(self, spec: RuleSpec) -> Created:
         """POST the rule exactly once in effect: never a duplicate, never a lost rule."""
-        path = self._group_path((spec.project_id, spec.region_id, spec.group_id)) + "/rules"
+        path = self._group_path(spec.project_id, spec.region_id, spec.group_id) + "/rules"
         self._groups.invalidate((spec.project_id, spec.region_id, spec.group_id))
         try:
             with self._operation(f"POST {path}"):
@@ -309,7 +325,7 @@ class GcoreClient:
                 continue
             status = response.status_code
             if response.ok:
-                return Created(ApiRule.model_validate(response.json()), "created")
+                return Created(self._parse(ApiRule, response, "POST", path), "created")
             if status == 429:
                 retry = self._next_try(retry, path, "HTTP 429", response)
                 continue
@@ -376,6 +392,17 @@ class GcoreClient:
             return False
         self._expect(response, "DELETE", path)
         return True
+
+
+def _unexpected(response: requests.Response, method: str, path: str, what: str) -> ApiError:
+    return ApiError(
+        response.status_code,
+        method,
+        path,
+        f"unexpected answer ({what})",
+        request_id=response.headers.get("X-Request-ID"),
+        hint="Is gcore:baseUrl the Gcore API?",
+    )
 
 
 def _history(path: str, response: requests.Response | None) -> Any:

@@ -14,6 +14,7 @@ import pytest
 
 from gcore_pulumi.client import USER_AGENT, GcoreClient
 from gcore_pulumi.errors import (
+    ApiError,
     AuthenticationError,
     ConflictError,
     NotFoundError,
@@ -386,3 +387,33 @@ def test_reconciling_reads_share_the_create_deadline(api: GcoreEmulator, group: 
         client.create_rule(spec(group))
     assert time.monotonic() - started < 6  # one deadline for the whole create, reads included
     client.close()
+
+
+def test_an_answer_that_is_not_gcore_is_one_readable_error() -> None:
+    import http.server
+
+    class NotGcore(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<html>hello</html>" if "html" in self.path else b'{"unexpected": true}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotGcore)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        for suffix, words in (("/html", "not JSON"), ("", "id: Field required")):
+            client = GcoreClient(Settings(api_key=KEY, base_url=base + suffix))
+            with pytest.raises(ApiError) as caught:
+                client.get_group(1, 1, "g")
+            assert words in str(caught.value) and "gcore:baseUrl" in str(caught.value)
+            client.close()
+    finally:
+        server.shutdown()
+        server.server_close()
