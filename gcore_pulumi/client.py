@@ -48,7 +48,7 @@ RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 
 
 class DeadlineExceeded(Exception):
-    """The operation's overall deadline passed while retrying."""
+    """The operation's overall deadline passed, or the next wait would pass it."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class PolicyRetry(Retry):
         new = super().increment(*args, **kwargs)
         operation = _current.get()
         if operation is not None and operation.remaining() <= 0:
-            raise DeadlineExceeded(operation.label)
+            raise DeadlineExceeded("the deadline (gcore:deadline) passed while retrying")
         last = new.history[-1]
         cause = f"HTTP {last.status}" if last.status else type(last.error).__name__
         tries = len(new.history)
@@ -91,14 +91,16 @@ class PolicyRetry(Retry):
         return (total + len(self.history)) if total is not None else "?"
 
     def sleep(self, response: Any = None) -> None:
-        delay = self.get_backoff_time()
+        delay, why = self.get_backoff_time(), "backoff"
         if self.respect_retry_after_header and response is not None:
             after = self.get_retry_after(response)
             if after is not None:
-                delay = after
+                delay, why = after, "the server's Retry-After"
         operation = _current.get()
         if operation is not None and operation.remaining() <= delay:
-            raise DeadlineExceeded(operation.label)
+            raise DeadlineExceeded(
+                f"the next try would wait {delay:g}s ({why}), past the deadline (gcore:deadline)"
+            )
         if delay > 0:
             time.sleep(delay)
 
@@ -190,13 +192,9 @@ class GcoreClient:
                 timeout=(self._settings.connect_timeout, read_timeout),
                 allow_redirects=False,
             )
-        except DeadlineExceeded:
-            raise TransportError(
-                method,
-                path,
-                f"gave up after the {self._settings.deadline:g}s deadline "
-                "(gcore:deadline) while retrying",
-            ) from None
+        except DeadlineExceeded as stop:
+            # urllib3 retries POST only while connecting, so a POST stopped here was not sent
+            raise TransportError(method, path, f"gave up: {stop}", maybe_sent=False) from None
         except requests.RequestException as error:
             raise _transport_error(method, path, error) from None
 
@@ -247,7 +245,7 @@ class GcoreClient:
     ) -> ApiRule | None:
         """The live rule, or None if it or its group is gone (reads are coalesced)."""
         key = (project_id, region_id, group_id)
-        group = self._groups.get(key, lambda: self.get_group(*key))
+        group = self._groups.get(key, lambda: self.get_group(*key), reader=rule_id.lower())
         return group.find(rule_id) if group is not None else None
 
     def _find_match(self, spec: RuleSpec) -> ApiRule | None:
@@ -285,13 +283,6 @@ class GcoreClient:
         try:
             with self._operation(f"POST {path}"):
                 return self._create(spec, path)
-        except DeadlineExceeded:
-            raise TransportError(
-                "POST",
-                path,
-                f"gave up after the {self._settings.deadline:g}s deadline "
-                "(gcore:deadline); the rule may exist: run `pulumi refresh`",
-            ) from None
         finally:
             self._groups.invalidate((spec.project_id, spec.region_id, spec.group_id))
 
@@ -321,43 +312,54 @@ class GcoreClient:
                     # policy allows (connect errors are safe for every method).
                     raise
                 ambiguous = True
-                retry = self._next_try(retry, path, error.reason + " (checking before retry)", None)
+                retry = self._next_try(retry, path, error.reason, None, ambiguous)
                 continue
             status = response.status_code
             if response.ok:
                 return Created(self._parse(ApiRule, response, "POST", path), "created")
             if status == 429:
-                retry = self._next_try(retry, path, "HTTP 429", response)
+                retry = self._next_try(retry, path, "HTTP 429", response, ambiguous)
                 continue
             if status >= 500:
                 ambiguous = True
-                retry = self._next_try(
-                    retry, path, f"HTTP {status} (checking before retry)", response
-                )
+                retry = self._next_try(retry, path, f"HTTP {status}", response, ambiguous)
                 continue
             if status == 409:
                 return self._on_conflict(spec, path, response, ambiguous)
             self._expect(response, "POST", path)
 
     def _next_try(
-        self, retry: PolicyRetry, path: str, cause: str, response: requests.Response | None
+        self,
+        retry: PolicyRetry,
+        path: str,
+        cause: str,
+        response: requests.Response | None,
+        ambiguous: bool,
     ) -> PolicyRetry:
-        """Count a failed POST against the budget and wait as the policy says."""
-        if retry.total is not None and isinstance(retry.total, int) and retry.total <= 0:
+        """Count a failed POST against the budget and wait as the policy says; when the
+        budget or the deadline runs out, fail saying whether an earlier try may have worked."""
+        maybe = _MAYBE_CREATED if ambiguous else None
+        if isinstance(retry.total, int) and retry.total <= 0:
             if response is not None:
-                self._expect(response, "POST", path)
-            raise TransportError("POST", path, f"{cause}; no retries left (gcore:maxRetries)")
+                self._expect(response, "POST", path, hint=maybe)
+            raise TransportError(
+                "POST", path, _joined(f"{cause}; no retries left (gcore:maxRetries)", maybe)
+            )
         remaining = retry.total - 1 if isinstance(retry.total, int) else retry.total
         history = (*retry.history, _history(path, response))
         retry = retry.new(total=remaining, history=history)
         log.warning(
-            "gcore: POST %s got %s; retrying (retry %d of %d)",
+            "gcore: POST %s got %s%s; retrying (retry %d of %d)",
             path,
             cause,
+            " (checking the group first)" if ambiguous else "",
             len(history),
             self._settings.max_retries,
         )
-        retry.sleep(response.raw if response is not None else None)
+        try:
+            retry.sleep(response.raw if response is not None else None)
+        except DeadlineExceeded as stop:
+            raise TransportError("POST", path, _joined(f"gave up: {stop}", maybe)) from None
         return retry
 
     def _on_conflict(
@@ -392,6 +394,16 @@ class GcoreClient:
             return False
         self._expect(response, "DELETE", path)
         return True
+
+
+_MAYBE_CREATED: Final = (
+    "An earlier try may have created the rule: if the next `pulumi up` reports it as "
+    "already existing (409), that is this rule; adopt it with adopt_existing=True, or delete it"
+)
+
+
+def _joined(text: str, hint: str | None) -> str:
+    return f"{text}. {hint}" if hint else text
 
 
 def _unexpected(response: requests.Response, method: str, path: str, what: str) -> ApiError:

@@ -9,7 +9,14 @@ from __future__ import annotations
 import enum
 
 
-class Direction(str, enum.Enum):
+class _StrEnum(str, enum.Enum):
+    """A str enum that prints as its value (``f"{Protocol.TCP}"`` is ``tcp``)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Direction(_StrEnum):
     """Which traffic the rule matches, seen from the instance."""
 
     INGRESS = "ingress"
@@ -18,7 +25,7 @@ class Direction(str, enum.Enum):
     """Traffic leaving the instance."""
 
 
-class Ethertype(str, enum.Enum):
+class Ethertype(_StrEnum):
     """The IP family the rule applies to."""
 
     IPV4 = "IPv4"
@@ -27,7 +34,7 @@ class Ethertype(str, enum.Enum):
     """IPv6 traffic."""
 
 
-class Protocol(str, enum.Enum):
+class Protocol(_StrEnum):
     """Every protocol Gcore's v1 API accepts (``SecurityGroupProtocolEnum``).
 
     ``ANY`` matches all protocols; the API stores it as null and this provider shows it

@@ -4,6 +4,10 @@ Gcore has no single-rule GET: every refresh of a rule reads its whole group. Rea
 same group that overlap share one request (single flight), and a finished read serves later
 reads for a short freshness window. Any write to the group through this process bumps the
 group's generation, so no read that starts after a write is served from before it.
+
+A read serves each reader (a rule id) once: within one refresh the engine reads each rule
+once, so a second read of the same rule is a new command (a new refresh, or a test that
+changed something out of band) and goes to the API instead of seeing the old answer.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ class _Flight(Generic[T]):
     done: threading.Event = field(default_factory=threading.Event)
     value: T | None = None
     error: BaseException | None = None
+    served: set[Hashable] = field(default_factory=set)
 
 
 class GroupReadCache(Generic[T]):
@@ -38,13 +43,18 @@ class GroupReadCache(Generic[T]):
         self.fetches = 0
         """How many reads actually went to the API (for tests and benchmarks)."""
 
-    def get(self, key: Hashable, fetch: Callable[[], T]) -> T:
-        """The group's value: joined, reused while fresh, or fetched by this caller."""
+    def get(self, key: Hashable, fetch: Callable[[], T], reader: Hashable = None) -> T:
+        """The group's value: joined, reused while fresh, or fetched by this caller.
+
+        ``reader`` (a rule id) is served at most once by one fetch; None is never reused.
+        """
         with self._lock:
             generation = self._generations.get(key, 0)
             flight = self._flights.get(key)
             reusable = (
                 flight is not None
+                and reader is not None
+                and reader not in flight.served
                 and flight.generation == generation
                 and flight.error is None
                 and (not flight.done.is_set() or self._clock() - flight.started <= self._ttl)
@@ -56,7 +66,8 @@ class GroupReadCache(Generic[T]):
                 owner = True
             else:
                 owner = False
-        assert flight is not None
+            assert flight is not None
+            flight.served.add(reader)
         if owner:
             try:
                 flight.value = fetch()
@@ -69,7 +80,7 @@ class GroupReadCache(Generic[T]):
         flight.done.wait()
         if flight.error is not None:
             # The owner's failure is reported to it; joiners try again for themselves.
-            return self.get(key, fetch)
+            return self.get(key, fetch, reader)
         return flight.value  # type: ignore[return-value]
 
     def invalidate(self, key: Hashable) -> None:

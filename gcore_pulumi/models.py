@@ -136,7 +136,8 @@ class ApiGroup(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str
-    security_group_rules: list[ApiRule] = Field(default_factory=list)
+    security_group_rules: list[ApiRule]
+    """Required: a group answer without its rules must not read as "every rule is gone"."""
 
     @model_validator(mode="after")
     def _rules_know_their_group(self) -> ApiGroup:

@@ -156,5 +156,11 @@ class SecurityGroupRule(pulumi.dynamic.Resource, module="gcore", name="SecurityG
             props = args.to_props()
         else:
             props = keywords
+        missing = [key for key in ("group_id", "direction") if props[key] is None]
+        if missing:
+            raise TypeError(
+                f"SecurityGroupRule {resource_name!r}: missing required input "
+                f"{' and '.join(missing)}"
+            )
         props.update(dict.fromkeys(OUTPUT_ONLY_KEYS))
         super().__init__(SecurityGroupRuleProvider(), resource_name, props, opts)

@@ -286,3 +286,13 @@ def test_diagnostics_quiet_on_the_happy_path_one_line_per_retry(
     assert len(lines) == 3, lines  # the POST's 502, the GET's 503, and the adoption
     assert all(line.startswith("gcore: ") for line in lines)
     assert "502" in lines[0] and "503" in lines[1] and "adopting" in lines[2]
+
+
+def test_second_refresh_in_the_same_process_sees_out_of_band_changes(
+    engine: Engine, emulator: GcoreEmulator, group: str
+) -> None:
+    process = engine()
+    rule_id, outputs, inputs = up(process, rule_inputs(group))
+    assert process.read(rule_id, outputs, inputs).id == rule_id
+    emulator.remove_rule(rule_id)
+    assert process.read(rule_id, outputs, inputs).id == ""  # not the answer of the first read

@@ -417,3 +417,32 @@ def test_an_answer_that_is_not_gcore_is_one_readable_error() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_retry_after_beyond_the_deadline_fails_at_once_and_says_why(
+    api: GcoreEmulator, group: str
+) -> None:
+    client = make_client(api, deadline=4.0)
+    api.faults.add("429", method="POST", retry_after="100")
+    started = time.monotonic()
+    with pytest.raises(TransportError) as caught:
+        client.create_rule(spec(group))
+    assert time.monotonic() - started < 2  # no point waiting for a retry that cannot happen
+    text = str(caught.value)
+    assert "Retry-After" in text and "gcore:deadline" in text
+    assert "may have created" not in text  # a 429 creates nothing
+    client.close()
+
+
+def test_budget_spent_after_ambiguous_failures_says_the_rule_may_exist(
+    api: GcoreEmulator, group: str
+) -> None:
+    client = make_client(api, max_retries=1)
+    api.faults.add("commit_then_502", method="POST", times=1)
+    api.faults.add("503", method="GET")
+    api.faults.add("503", method="POST")
+    with pytest.raises(ServerError) as caught:
+        client.create_rule(spec(group))
+    assert "may have created the rule" in str(caught.value)
+    assert len(api.rules(group)) == 1  # it did: the next `up` will name it (409)
+    client.close()

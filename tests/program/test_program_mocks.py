@@ -92,3 +92,13 @@ def test_args_and_keywords_together_are_refused() -> None:
             SecurityGroupRuleArgs(group_id="g", direction="ingress"),
             protocol="tcp",
         )
+
+
+def test_missing_required_inputs_fail_at_construction() -> None:
+    with pytest.raises(TypeError, match="missing required input group_id and direction"):
+        SecurityGroupRule("x")
+
+
+def test_enums_are_strings_that_print_as_their_value() -> None:
+    assert Protocol.TCP == "tcp" and isinstance(Protocol.TCP, str)
+    assert f"{Protocol.IPV6_ICMP}" == "ipv6-icmp" and str(Direction.EGRESS) == "egress"

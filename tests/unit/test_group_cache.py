@@ -30,7 +30,7 @@ def test_concurrent_reads_share_one_fetch() -> None:
         return 7
 
     with ThreadPoolExecutor(8) as pool:
-        futures = [pool.submit(cache.get, "g", fetch) for _ in range(8)]
+        futures = [pool.submit(cache.get, "g", fetch, f"rule-{n}") for n in range(8)]
         while cache.fetches == 0:
             pass
         gate.set()
@@ -42,21 +42,21 @@ def test_fresh_result_reused_until_ttl() -> None:
     clock = Clock()
     cache: GroupReadCache[int] = GroupReadCache(ttl=2.0, clock=clock)
     values = iter(range(10))
-    assert cache.get("g", lambda: next(values)) == 0
+    assert cache.get("g", lambda: next(values), "a") == 0
     clock.now = 1.5
-    assert cache.get("g", lambda: next(values)) == 0
+    assert cache.get("g", lambda: next(values), "b") == 0
     clock.now = 2.5
-    assert cache.get("g", lambda: next(values)) == 1
+    assert cache.get("g", lambda: next(values), "c") == 1
     assert cache.fetches == 2
 
 
 def test_write_invalidates() -> None:
     cache: GroupReadCache[int] = GroupReadCache(ttl=60.0, clock=Clock())
     values = iter(range(10))
-    assert cache.get("g", lambda: next(values)) == 0
+    assert cache.get("g", lambda: next(values), "a") == 0
     cache.invalidate("g")
-    assert cache.get("g", lambda: next(values)) == 1
-    assert cache.get("other", lambda: next(values)) == 2
+    assert cache.get("g", lambda: next(values), "b") == 1
+    assert cache.get("other", lambda: next(values), "c") == 2
 
 
 def test_failed_fetch_is_not_cached() -> None:
@@ -66,5 +66,14 @@ def test_failed_fetch_is_not_cached() -> None:
         raise RuntimeError("down")
 
     with pytest.raises(RuntimeError):
-        cache.get("g", boom)
-    assert cache.get("g", lambda: 5) == 5
+        cache.get("g", boom, "a")
+    assert cache.get("g", lambda: 5, "b") == 5
+
+
+def test_a_reader_is_served_once_so_a_second_refresh_sees_changes() -> None:
+    cache: GroupReadCache[int] = GroupReadCache(ttl=60.0, clock=Clock())
+    values = iter(range(10))
+    assert cache.get("g", lambda: next(values), "rule-1") == 0
+    assert cache.get("g", lambda: next(values), "rule-2") == 0  # same refresh: shared
+    assert cache.get("g", lambda: next(values), "rule-1") == 1  # read again: a new command
+    assert cache.get("g", lambda: next(values), None) == 2  # no reader: never shared

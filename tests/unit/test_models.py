@@ -84,3 +84,10 @@ def test_from_props_accepts_wire_floats_and_old_state() -> None:
          "description": None, "__provider": "x", "revision_number": 0.0}
     )  # fmt: skip
     assert (parsed.project_id, parsed.port_range_min, parsed.description) == (3, 22, "")
+
+
+def test_a_group_answer_without_its_rules_is_refused_not_read_as_empty() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        ApiGroup.model_validate({"id": GROUP})
