@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -143,6 +144,14 @@ class GcoreClient:
             raise_on_redirect=False,
         )
         self._session = session or requests.Session()
+        # The environment is read once here rather than on every request (requests scans
+        # os.environ for proxies per call when trust_env is on), and ~/.netrc is not
+        # consulted: a netrc entry for the host would replace the APIKey header.
+        self._session.trust_env = False
+        self._session.proxies.update(requests.utils.get_environ_proxies(settings.base_url))
+        ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if ca_bundle:
+            self._session.verify = ca_bundle
         adapter = HTTPAdapter(max_retries=self._retry, pool_connections=4, pool_maxsize=16)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)

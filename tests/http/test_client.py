@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -446,3 +447,22 @@ def test_budget_spent_after_ambiguous_failures_says_the_rule_may_exist(
     assert "may have created the rule" in str(caught.value)
     assert len(api.rules(group)) == 1  # it did: the next `up` will name it (409)
     client.close()
+
+
+def test_netrc_cannot_replace_the_api_key_and_proxies_come_from_the_environment(
+    api: GcoreEmulator, group: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password other-secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    client = make_client(api)
+    client.create_rule(spec(group))
+    assert api.requests[-1].status == 200  # the APIKey header went out, not Basic auth
+    client.close()
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    proxied = GcoreClient(Settings(api_key=KEY))
+    assert proxied._session.proxies.get("https") == "http://proxy.example:3128"
+    proxied.close()
