@@ -658,6 +658,18 @@ class ProviderProcess:
                 if not self._configured:
                     self._configure({}, ())
 
+    def _target(self, urn: str | None) -> dict[str, Any]:
+        """Configure first (as the engine does), then the resource fields of a request."""
+        self._ensure_configured()
+        urn = urn or self.default_urn
+        type_token, name = _urn_type_and_name(urn)
+        return {"urn": urn, "name": name, "type": type_token}
+
+    def _add_old_inputs(self, request: Any, old_inputs: Mapping[str, Any] | None) -> None:
+        """The engine sends old inputs too (the SDK ignores them); sent when given."""
+        if old_inputs is not None:
+            request.old_inputs.CopyFrom(_serialize(self._with_provider(old_inputs)))
+
     def configure(self, config: Mapping[str, str], *, secret_keys: Collection[str] = ()) -> None:
         """Send Configure with the stack config, keys namespaced ("gcore:apiKey": "...").
 
@@ -701,13 +713,10 @@ class ProviderProcess:
 
         Values may be `UNKNOWN` (preview); unknowns in the checked inputs come back as UNKNOWN.
         """
-        self._ensure_configured()
-        urn = urn or self.default_urn
-        type_token, name = _urn_type_and_name(urn)
+        target = self._target(urn)
+        urn = target["urn"]
         request = provider_pb2.CheckRequest(
-            urn=urn,
-            name=name,
-            type=type_token,
+            **target,
             olds=_serialize(self._with_provider(olds) if olds else {}),
             news=_serialize(self._with_provider(news)),
             randomSeed=random_seed if random_seed is not None else os.urandom(32),
@@ -731,20 +740,16 @@ class ProviderProcess:
 
         `old_inputs` (the engine sends them; the SDK ignores them) is sent when given.
         """
-        self._ensure_configured()
-        urn = urn or self.default_urn
-        type_token, name = _urn_type_and_name(urn)
+        target = self._target(urn)
+        urn = target["urn"]
         request = provider_pb2.DiffRequest(
             id=id,
-            urn=urn,
-            name=name,
-            type=type_token,
+            **target,
             olds=_serialize(self._with_provider(olds)),
             news=_serialize(self._with_provider(news)),
             ignoreChanges=list(ignore_changes),
         )
-        if old_inputs is not None:
-            request.old_inputs.CopyFrom(_serialize(self._with_provider(old_inputs)))
+        self._add_old_inputs(request, old_inputs)
         response = self._call("Diff", request)
         return DiffOutcome(
             changes=_DIFF_CHANGES.get(response.changes, "unknown"),
@@ -760,13 +765,10 @@ class ProviderProcess:
         timeout: float = 0.0,
     ) -> tuple[str, dict[str, Any]]:
         """Create(checked inputs) -> (id, outputs without `__provider`)."""
-        self._ensure_configured()
-        urn = urn or self.default_urn
-        type_token, name = _urn_type_and_name(urn)
+        target = self._target(urn)
+        urn = target["urn"]
         request = provider_pb2.CreateRequest(
-            urn=urn,
-            name=name,
-            type=type_token,
+            **target,
             properties=_serialize(self._with_provider(inputs)),
             timeout=timeout,
             preview=False,
@@ -796,16 +798,13 @@ class ProviderProcess:
         this is the engine's import-style Read with only an id (which the SDK's server cannot
         serve: KeyError '__provider').
         """
-        self._ensure_configured()
-        urn = urn or self.default_urn
-        type_token, name = _urn_type_and_name(urn)
+        target = self._target(urn)
+        urn = target["urn"]
 
         def bag(props: Mapping[str, Any] | None) -> dict[str, Any]:
             return self._with_provider(props) if include_provider else dict(props or {})
 
-        request = provider_pb2.ReadRequest(
-            id=id, urn=urn, name=name, type=type_token, properties=_serialize(bag(outputs))
-        )
+        request = provider_pb2.ReadRequest(id=id, **target, properties=_serialize(bag(outputs)))
         if inputs is not None:
             request.inputs.CopyFrom(_serialize(bag(inputs)))
         response = self._call("Read", request)
@@ -831,22 +830,18 @@ class ProviderProcess:
         timeout: float = 0.0,
     ) -> dict[str, Any]:
         """Update(id, olds = old OUTPUTS, news = new checked inputs) -> new outputs."""
-        self._ensure_configured()
-        urn = urn or self.default_urn
-        type_token, name = _urn_type_and_name(urn)
+        target = self._target(urn)
+        urn = target["urn"]
         request = provider_pb2.UpdateRequest(
             id=id,
-            urn=urn,
-            name=name,
-            type=type_token,
+            **target,
             olds=_serialize(self._with_provider(olds)),
             news=_serialize(self._with_provider(news)),
             timeout=timeout,
             ignoreChanges=list(ignore_changes),
             preview=False,
         )
-        if old_inputs is not None:
-            request.old_inputs.CopyFrom(_serialize(self._with_provider(old_inputs)))
+        self._add_old_inputs(request, old_inputs)
         response = self._call("Update", request)
         outputs = _without_provider(_deserialize(response.properties))
         self._reject_unknowns("Update", urn, outputs)
@@ -862,19 +857,15 @@ class ProviderProcess:
         timeout: float = 0.0,
     ) -> None:
         """Delete(id, OLD outputs): their `__provider` is what the SDK unpickles."""
-        self._ensure_configured()
-        urn = urn or self.default_urn
-        type_token, name = _urn_type_and_name(urn)
+        target = self._target(urn)
+        urn = target["urn"]
         request = provider_pb2.DeleteRequest(
             id=id,
-            urn=urn,
-            name=name,
-            type=type_token,
+            **target,
             properties=_serialize(self._with_provider(outputs)),
             timeout=timeout,
         )
-        if old_inputs is not None:
-            request.old_inputs.CopyFrom(_serialize(self._with_provider(old_inputs)))
+        self._add_old_inputs(request, old_inputs)
         self._call("Delete", request)
 
     @staticmethod
