@@ -252,17 +252,18 @@ def _unknown_key_reason(key: str) -> str:
     return f"{key!r} is not an input of SecurityGroupRule{hint} (inputs: {', '.join(INPUT_KEYS)})"
 
 
+_REQUIRED: Final = {
+    "group_id": "the id of the security group to add the rule to",
+    "direction": "'ingress' or 'egress'",
+}
+
+
 def _fill_defaults(
     values: dict[str, Any], defaults: Defaults, failures: list[tuple[str, str]]
 ) -> None:
     """Apply the API's defaults, and config's project/region, to omitted inputs."""
-    for key in ("group_id", "direction"):
+    for key, what in _REQUIRED.items():
         if values.get(key) is None:
-            what = (
-                "the id of the security group to add the rule to"
-                if key == "group_id"
-                else ("'ingress' or 'egress'")
-            )
             failures.append((key, f"{key} is required: {what}"))
     if values.get("protocol") is None:
         values["protocol"] = "any"
