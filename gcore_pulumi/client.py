@@ -32,7 +32,7 @@ import requests
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
-from urllib3.util.retry import Retry
+from urllib3.util.retry import RequestHistory, Retry
 
 from ._version import __version__
 from .errors import ApiError, ConflictError, RateLimitError, ServerError, TransportError
@@ -426,9 +426,8 @@ def _unexpected(response: requests.Response, method: str, path: str, what: str) 
     )
 
 
-def _history(path: str, response: requests.Response | None) -> Any:
-    from urllib3.util.retry import RequestHistory
-
+def _history(path: str, response: requests.Response | None) -> RequestHistory:
+    """A failed POST in the shape urllib3's backoff counts."""
     return RequestHistory("POST", path, None, response.status_code if response else None, None)
 
 
