@@ -54,7 +54,6 @@ class DeadlineExceeded(Exception):
 
 @dataclass(frozen=True)
 class _Operation:
-    label: str
     deadline: float
 
     def remaining(self) -> float:
@@ -170,15 +169,14 @@ class GcoreClient:
     # --- plumbing -------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _operation(self, label: str) -> Iterator[_Operation]:
+    def _operation(self) -> Iterator[_Operation]:
         """Run under one deadline; a step inside another operation (the reads that
         reconcile a create) shares the outer operation's deadline."""
         deadline = time.monotonic() + self._settings.deadline
         outer = _current.get()
         if outer is not None:
             deadline = min(deadline, outer.deadline)
-            label = outer.label
-        operation = _Operation(label, deadline)
+        operation = _Operation(deadline)
         token = _current.set(operation)
         try:
             yield operation
@@ -243,7 +241,7 @@ class GcoreClient:
     def get_group(self, project_id: int, region_id: int, group_id: str) -> ApiGroup | None:
         """The group with its rules, read now; None if the group is gone."""
         path = self._group_path(project_id, region_id, group_id)
-        with self._operation(f"GET {path}"):
+        with self._operation():
             response = self._send("GET", path)
         if response.status_code == 404:
             return None
@@ -290,7 +288,7 @@ class GcoreClient:
         path = self._group_path(spec.project_id, spec.region_id, spec.group_id) + "/rules"
         self._groups.invalidate((spec.project_id, spec.region_id, spec.group_id))
         try:
-            with self._operation(f"POST {path}"):
+            with self._operation():
                 return self._create(spec, path)
         finally:
             self._groups.invalidate((spec.project_id, spec.region_id, spec.group_id))
@@ -395,7 +393,7 @@ class GcoreClient:
         """Delete the rule; False if it (or its group) was already gone."""
         path = f"/cloud/v1/securitygrouprules/{project_id}/{region_id}/{rule_id}"
         try:
-            with self._operation(f"DELETE {path}"):
+            with self._operation():
                 response = self._send("DELETE", path)
         finally:
             self._groups.invalidate((project_id, region_id, group_id))
