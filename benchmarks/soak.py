@@ -1,6 +1,7 @@
 """Issue 3 soak: up, refresh and destroy N rules through provider processes under API faults.
 
     python benchmarks/soak.py --rules N [--fault-rate 0.2] [--seed S] [--concurrency 8]
+                              [--foreign-every 10]
 
 Each command runs in its own provider process (``python -m pulumi.dynamic``, driven by
 ``gcore_pulumi.testing.engine.ProviderProcess`` as the engine drives it), with `concurrency`
@@ -9,16 +10,27 @@ every kind (429 with Retry-After, 503, 502, slow answers beyond the read timeout
 commit_then_502, commit_then_drop, drop) into about `fault-rate` of all requests, POST, GET
 and DELETE alike.
 
-- up: Check then Create for rule i (tcp port 1000+i, so every rule is distinct);
+- before: every `foreign-every`-th requested rule (i % foreign-every == foreign-every - 1) is a
+  foreign twin: someone else made a rule identical to it under Gcore's duplicate check (every
+  field but description) in the group, out of band (``emulator.add_rule``), before the run;
+- up: Check then Create for rule i (tcp port 1000+i, so every rule is distinct), all without
+  ``adopt_existing``. A foreign twin's Create must fail with the 409-style message naming the
+  foreign rule's id, even when its POST met an ambiguous fault (5xx, timeout, dropped
+  connection); every other Create must succeed;
 - refresh: Read(id, old outputs, old inputs) of every created rule;
-- destroy: Delete(id, old outputs) of every created rule.
+- destroy: Delete(id, old outputs) of every created rule (a twin whose Create returned an id
+  is in the stack as the engine would have it, so it is destroyed too).
 
-Printed: rules requested; rules existing at the end of up; duplicates (rules sharing a port);
-lost (ids returned by Create that the emulator does not have); orphans (rules left after
-destroy); failed operations (RPC errors, a refresh that loses or changes a rule); faults
-injected by kind; the provider's retry and reconciliation notices; wall time. Exit status 0
-only when duplicates, lost, orphans and failed operations are all zero and every requested
-rule existed after up.
+Printed: rules requested and how many are foreign twins; rules existing at the end of up;
+duplicates (rules sharing a port); lost (ids returned by Create that the emulator does not
+have); orphans (rules of ours left after destroy); foreign twins refused with the foreign
+rule's id (and how many of them met an ambiguous fault first); foreign rules adopted (a Create
+returned a foreign rule's id), deleted, or changed (compared with their state before the run,
+after destroy); failed operations (RPC errors, a refresh that loses or changes a rule, a twin
+created or refused without naming the foreign rule); faults injected by kind; the provider's
+retry and reconciliation notices; wall time. Exit status 0 only when duplicates, lost,
+orphans, foreign rules adopted, deleted or changed and failed operations are all zero, every
+foreign twin was refused naming its foreign rule, and every requested rule existed after up.
 """
 
 from __future__ import annotations
@@ -55,6 +67,20 @@ SOAK_CONFIG = {
 }
 """Small backoff so the soak runs quickly; a read timeout below the slow fault's delay."""
 SLOW_DELAY = 0.8
+AMBIGUOUS_FAULTS = frozenset(FAULT_KINDS) - {"429"}
+"""Faults after which a POST may or may not have been committed, as the client sees it."""
+
+
+def is_twin(i: int, foreign_every: int) -> bool:
+    """Whether requested rule i is a twin of a rule someone else made (0: none is)."""
+    return foreign_every > 0 and i % foreign_every == foreign_every - 1
+
+
+def foreign_fields(i: int) -> dict[str, Any]:
+    """Rule i as someone else made it: identical under the duplicate check, own description."""
+    fields = rule_inputs("unused", i)
+    del fields["group_id"]
+    return {**fields, "description": f"made by hand, not by the stack ({i})"}
 
 
 @dataclass
@@ -67,10 +93,16 @@ class Failure:
 @dataclass
 class SoakResult:
     requested: int
+    foreign_twins: int = 0
     existing_after_up: int = 0
     duplicates: int = 0
     lost: int = 0
     orphans: int = 0
+    twins_refused: int = 0
+    twins_under_faults: int = 0
+    foreign_adopted: int = 0
+    foreign_deleted: int = 0
+    foreign_changed: int = 0
     failures: list[Failure] = field(default_factory=list)
     faults: dict[str, int] = field(default_factory=dict)
     faults_by_method: dict[str, int] = field(default_factory=dict)
@@ -88,6 +120,10 @@ class SoakResult:
             and self.duplicates == 0
             and self.lost == 0
             and self.orphans == 0
+            and self.twins_refused == self.foreign_twins
+            and self.foreign_adopted == 0
+            and self.foreign_deleted == 0
+            and self.foreign_changed == 0
             and not self.failures
         )
 
@@ -96,11 +132,15 @@ class SoakResult:
         by_kind = ", ".join(f"{k} {self.faults.get(k, 0)}" for k in FAULT_KINDS)
         phases = ", ".join(f"{k} {v:.1f} s" for k, v in self.phase_seconds.items())
         lines = [
-            f"rules requested          {self.requested}",
+            f"rules requested          {self.requested} ({self.foreign_twins} foreign twins)",
             f"existing after up        {self.existing_after_up}",
             f"duplicates               {self.duplicates}",
             f"lost                     {self.lost}",
             f"orphans after destroy    {self.orphans}",
+            f"foreign twins refused    {self.twins_refused} of {self.foreign_twins}, naming the "
+            f"foreign rule; twins whose POST met an ambiguous fault: {self.twins_under_faults}",
+            f"foreign rules adopted    {self.foreign_adopted}",
+            f"foreign rules deleted    {self.foreign_deleted}; changed {self.foreign_changed}",
             f"failed operations        {len(self.failures)}",
             f"retries (faults injected) {injected} of {self.requests} requests ({by_kind})",
             "faults by method         "
@@ -128,6 +168,18 @@ def add_faults(
     return p
 
 
+def _twins_under_faults(emulator: GcoreEmulator, twins: set[int]) -> set[int]:
+    """The twins whose create sent a POST that met an ambiguous fault (by the body's port)."""
+    hit = set()
+    for record in emulator.requests:
+        if record.method == "POST" and record.fault in AMBIGUOUS_FAULTS:
+            body = record.body if isinstance(record.body, dict) else {}
+            port = body.get("port_range_min")
+            if isinstance(port, int) and port - 1000 in twins:
+                hit.add(port - 1000)
+    return hit
+
+
 def _summary(error: BaseException) -> str:
     details = getattr(error, "details", None) or str(error)
     last = [line for line in str(details).strip().splitlines() if line.strip()]
@@ -142,6 +194,7 @@ def run_soak(
     retry_after: str = "1",
     log: Callable[[str], None] | None = None,
     read_cache_seconds: float | None = None,
+    foreign_every: int = 10,
 ) -> SoakResult:
     """The whole soak; never raises for a provider failure (it is counted and described)."""
     say = log or (lambda _text: None)
@@ -150,6 +203,9 @@ def run_soak(
         # 0 makes every refresh read the group itself, so GET faults hit refresh too
         config["gcore:readCacheSeconds"] = str(read_cache_seconds)
     result = SoakResult(requested=rules)
+    twins = [i for i in range(rules) if is_twin(i, foreign_every)]
+    result.foreign_twins = len(twins)
+    refused: set[int] = set()
     started = time.perf_counter()
     outputs: list[dict[str, Any] | None] = [None] * rules
     inputs: list[dict[str, Any] | None] = [None] * rules
@@ -175,6 +231,9 @@ def run_soak(
 
     with GcoreEmulator(api_key=f"soak-{seed}", seed=seed) as emulator:
         group = emulator.create_group(PROJECT, REGION, name="soak")
+        # someone else's rules, there before the run (out of band, so no fault touches them)
+        foreign = {i: emulator.add_rule(group, **foreign_fields(i)) for i in twins}
+        foreign_ids = {rule["id"]: i for i, rule in foreign.items()}
         add_faults(emulator, fault_rate, retry_after)
 
         # up
@@ -184,12 +243,35 @@ def run_soak(
                 checked = process.check(rule_inputs(group, i))
                 if checked.failures:
                     raise RuntimeError(f"check failed: {checked.failures}")
-                rule_id, outs = process.create(checked.inputs)
+                if i not in foreign:
+                    rule_id, outs = process.create(checked.inputs)
+                    ids[i], outputs[i], inputs[i] = rule_id, outs, checked.inputs
+                    return
+                twin_of = foreign[i]["id"]
+                try:
+                    rule_id, outs = process.create(checked.inputs)
+                except Exception as error:
+                    message = str(error)
+                    if twin_of in message and "already exists" in message:
+                        refused.add(i)
+                        return
+                    raise RuntimeError(
+                        f"twin of foreign rule {twin_of} failed without naming it: "
+                        f"{_summary(error)}"
+                    ) from None
+                # the engine would now hold rule_id in the stack (and destroy it later)
                 ids[i], outputs[i], inputs[i] = rule_id, outs, checked.inputs
+                how = "adopted it" if rule_id == twin_of else f"created {rule_id} beside it"
+                raise RuntimeError(
+                    f"twin of foreign rule {twin_of}: {how}, although adopt_existing is off"
+                )
 
             phase("up", process, create, range(rules))
 
         live = emulator.rules(group)
+        result.twins_refused = len(refused)
+        result.foreign_adopted = sum(1 for rule_id in ids if rule_id in foreign_ids)
+        result.twins_under_faults = len(_twins_under_faults(emulator, set(twins)))
         ports = Counter(rule["port_range_min"] for rule in live)
         live_ids = {rule["id"] for rule in live}
         wanted = {1000 + i for i in range(rules)}
@@ -225,7 +307,16 @@ def run_soak(
                 created,
             )
 
-        result.orphans = len(emulator.rules(group))
+        left = {rule["id"]: rule for rule in emulator.rules(group)}
+        result.orphans = len(set(left) - set(foreign_ids))
+        result.foreign_deleted = len(set(foreign_ids) - set(left))
+        changed = [r["id"] for r in foreign.values() if r["id"] in left and left[r["id"]] != r]
+        result.foreign_changed = len(changed)
+        for rule_id in set(foreign_ids) - set(left):
+            result.notes.append(f"foreign rule {rule_id} (twin of rule {foreign_ids[rule_id]}) "
+                                "was deleted")  # fmt: skip
+        for rule_id in changed:
+            result.notes.append(f"foreign rule {rule_id} was changed")
         result.faults = emulator.faults.injected
         log_records = emulator.requests
         result.requests = len(log_records)
@@ -247,17 +338,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--retry-after", default="1", help="Retry-After of the 429 faults, seconds (0 or 1)"
     )
     parser.add_argument(
+        "--foreign-every",
+        type=int,
+        default=10,
+        help="every Nth requested rule is identical to a rule someone else made before the "
+        "run, so its create must fail naming that rule (0: none)",
+    )
+    parser.add_argument(
         "--read-cache-seconds",
         type=float,
         default=None,
         help="gcore:readCacheSeconds for the provider (0: no shared group reads in refresh)",
     )
     args = parser.parse_args(argv)
-    if args.rules < 1 or not 0 <= args.fault_rate < 1 or args.concurrency < 1:
-        parser.error("need --rules >= 1, 0 <= --fault-rate < 1, --concurrency >= 1")
+    if (
+        args.rules < 1
+        or not 0 <= args.fault_rate < 1
+        or args.concurrency < 1
+        or args.foreign_every < 0
+    ):
+        parser.error(
+            "need --rules >= 1, 0 <= --fault-rate < 1, --concurrency >= 1, --foreign-every >= 0"
+        )
     print(
         f"soak: {args.rules} rules, fault rate {args.fault_rate}, seed {args.seed}, "
         f"concurrency {args.concurrency}, Retry-After {args.retry_after}, slow {SLOW_DELAY} s, "
+        f"foreign twin every {args.foreign_every}, "
         f"config {SOAK_CONFIG}",
         flush=True,
     )
@@ -269,6 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.retry_after,
         log=lambda text: print(text, flush=True),
         read_cache_seconds=args.read_cache_seconds,
+        foreign_every=args.foreign_every,
     )
     print(result.report())
     return 0 if result.ok else 1

@@ -1,4 +1,5 @@
-"""Issue 3 soak at CI size: 100 rules up, refreshed and destroyed under ~20% API faults."""
+"""Issue 3 soak at CI size: 100 rules up, refreshed and destroyed under ~20% API faults, one in
+ten of them identical to a rule someone else made in the group before the run (issue 8)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from benchmarks.soak import run_soak
 
 @pytest.mark.slow
 def test_soak_100_rules_under_faults_leaves_no_duplicate_orphan_or_lost_rule() -> None:
-    result = run_soak(rules=100, fault_rate=0.2, seed=7, concurrency=8, retry_after="1")
+    result = run_soak(rules=100, fault_rate=0.2, seed=7, concurrency=8, retry_after="1",
+                      foreign_every=10)  # fmt: skip
     report = result.report()
     assert result.existing_after_up == 100, report
     assert result.duplicates == 0, report
@@ -17,6 +19,13 @@ def test_soak_100_rules_under_faults_leaves_no_duplicate_orphan_or_lost_rule() -
     assert result.orphans == 0, report
     assert result.failures == [], report
     assert sum(result.faults.values()) > 0, report  # the faults did happen
+    # foreign twins: each create refused naming the foreign rule, none adopted or touched
+    assert result.foreign_twins == 10, report
+    assert result.twins_refused == 10, report
+    assert (result.foreign_adopted, result.foreign_deleted, result.foreign_changed) == (
+        0, 0, 0,
+    ), report  # fmt: skip
+    assert result.twins_under_faults > 0, report  # some twin met an ambiguous POST failure
     assert result.ok, report
 
 
@@ -28,5 +37,8 @@ def test_soak_with_uncached_refresh_puts_faults_on_every_read() -> None:
     assert result.ok, report
     assert (result.existing_after_up, result.duplicates, result.lost, result.orphans) == (
         50, 0, 0, 0,
+    ), report  # fmt: skip
+    assert (result.twins_refused, result.foreign_adopted, result.foreign_deleted) == (
+        5, 0, 0,
     ), report  # fmt: skip
     assert result.failures == [], report
