@@ -21,12 +21,17 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import email.utils
 import logging
 import os
+import re
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Final, Literal, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from pydantic import BaseModel, ValidationError
@@ -35,9 +40,18 @@ from urllib3.exceptions import NewConnectionError
 from urllib3.util.retry import RequestHistory, Retry
 
 from ._version import __version__
-from .errors import ApiError, ConflictError, RateLimitError, ServerError, TransportError
-from .group_cache import GroupReadCache
+from .errors import (
+    ApiError,
+    ConflictError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+    UnexpectedAnswerError,
+)
+from .group_cache import GroupReadCache, SnapshotCache
 from .models import ApiGroup, ApiRule, RuleSpec
+from .ownership import OwnedRules
 from .schema import duplicate_key
 from .settings import Settings
 
@@ -46,6 +60,10 @@ _Model = TypeVar("_Model", bound=BaseModel)
 
 USER_AGENT: Final = f"gcore-pulumi/{__version__} (+https://pypi.org/project/gcore-pulumi)"
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+MIN_ANSWER_SECONDS: Final = 1.0
+"""A POST is sent only if the deadline leaves this long (or the read timeout) for its answer."""
+SNAPSHOT_MAX_AGE: Final = 30.0
+"""How long one "before the POST" snapshot of a group serves the creates in that group."""
 
 
 class DeadlineExceeded(Exception):
@@ -66,7 +84,10 @@ _current: contextvars.ContextVar[_Operation | None] = contextvars.ContextVar(
 
 
 class PolicyRetry(Retry):
-    """urllib3's Retry plus this provider's overall deadline and one log line per retry."""
+    """urllib3's Retry plus this provider's overall deadline, its own Retry-After parsing
+    (capped at ``max_retry_after``; works with every urllib3 2.x) and one log line per retry."""
+
+    max_retry_after: float = 60.0
 
     def increment(self, *args: Any, **kwargs: Any) -> PolicyRetry:
         new = super().increment(*args, **kwargs)
@@ -86,9 +107,28 @@ class PolicyRetry(Retry):
         )
         return new
 
+    def new(self, **kw: Any) -> PolicyRetry:
+        fresh = super().new(**kw)
+        fresh.max_retry_after = self.max_retry_after
+        return fresh
+
     def _budget(self) -> int | str:
         total = self.total if isinstance(self.total, int) else None
         return (total + len(self.history)) if total is not None else "?"
+
+    def get_retry_after(self, response: Any) -> float | None:
+        """Seconds the server asked to wait, or None when absent or unusable (then the
+        normal backoff applies): only whole non-negative seconds or an HTTP date count."""
+        header = response.headers.get("Retry-After") if response is not None else None
+        seconds = parse_retry_after(header)
+        return None if seconds is None else min(seconds, self.max_retry_after)
+
+    def sleep_for_retry(self, response: Any) -> bool:
+        delay = self.get_retry_after(response)
+        if delay is None:
+            return False
+        self._wait(delay, "the server's Retry-After")
+        return True
 
     def sleep(self, response: Any = None) -> None:
         delay, why = self.get_backoff_time(), "backoff"
@@ -96,6 +136,10 @@ class PolicyRetry(Retry):
             after = self.get_retry_after(response)
             if after is not None:
                 delay, why = after, "the server's Retry-After"
+        self._wait(delay, why)
+
+    @staticmethod
+    def _wait(delay: float, why: str) -> None:
         operation = _current.get()
         if operation is not None and operation.remaining() <= delay:
             raise DeadlineExceeded(
@@ -103,6 +147,29 @@ class PolicyRetry(Retry):
             )
         if delay > 0:
             time.sleep(delay)
+
+
+_WHOLE_SECONDS: Final = re.compile(r"[0-9]{1,9}")
+
+
+def parse_retry_after(header: str | None) -> float | None:
+    """A ``Retry-After`` value in seconds from now, or None if absent or not a valid value.
+
+    Valid (RFC 9110): a whole number of seconds, or an HTTP date (a date in the past means
+    0). Anything else (``1.5``, ``-1``, garbage) is ignored rather than trusted.
+    """
+    if header is None:
+        return None
+    text = header.strip()
+    if _WHOLE_SECONDS.fullmatch(text):
+        return float(int(text))
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 @dataclass(frozen=True)
@@ -123,7 +190,12 @@ def _path(url: str) -> str:
 class GcoreClient:
     """Gcore's security-group endpoints, with the retry policy above."""
 
-    def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        session: requests.Session | None = None,
+        owned: OwnedRules | None = None,
+    ) -> None:
         self._settings = settings
         self._retry = PolicyRetry(
             total=settings.max_retries,
@@ -138,10 +210,10 @@ class GcoreClient:
             backoff_max=settings.retry_backoff_max,
             backoff_jitter=settings.retry_backoff,
             respect_retry_after_header=True,
-            retry_after_max=int(settings.max_retry_after),
             raise_on_status=False,
             raise_on_redirect=False,
         )
+        self._retry.max_retry_after = settings.max_retry_after
         self._session = session or requests.Session()
         # The environment is read once here rather than on every request (requests scans
         # os.environ for proxies per call when trust_env is on), and ~/.netrc is not
@@ -162,6 +234,10 @@ class GcoreClient:
             }
         )
         self._groups: GroupReadCache[ApiGroup | None] = GroupReadCache(settings.read_cache_seconds)
+        self._snapshots: SnapshotCache[frozenset[str] | None] = SnapshotCache(SNAPSHOT_MAX_AGE)
+        self._twins = _KeyedLocks()
+        self.owned = owned if owned is not None else OwnedRules()
+        """Rules managed by resources of this process: never adopted for another one."""
 
     def close(self) -> None:
         self._session.close()
@@ -183,20 +259,42 @@ class GcoreClient:
         finally:
             _current.reset(token)
 
+    def _timeouts(self, method: str) -> tuple[float, float]:
+        """(connect, read) timeouts that end within the operation's deadline.
+
+        A POST is not sent at all unless the time left covers a normal answer
+        (``MIN_ANSWER_SECONDS``, or the read timeout if smaller) after the connect timeout:
+        a POST sent with a hopeless timeout may commit after the provider has given up.
+        """
+        connect, read = self._settings.connect_timeout, self._settings.timeout
+        operation = _current.get()
+        if operation is None:
+            return connect, read
+        remaining = operation.remaining()
+        answer = min(read, MIN_ANSWER_SECONDS)
+        if remaining <= answer and method == "POST":
+            raise DeadlineExceeded(
+                "the deadline (gcore:deadline) leaves too little time for an answer"
+                if remaining > 0
+                else "the deadline (gcore:deadline) has passed"
+            )
+        if remaining <= 0:
+            raise DeadlineExceeded("the deadline (gcore:deadline) has passed")
+        if remaining <= answer:
+            return remaining / 2, remaining / 2
+        connect = min(connect, remaining - answer)
+        return connect, min(read, remaining - connect)
+
     def _send(
         self, method: str, path: str, body: dict[str, Any] | None = None
     ) -> requests.Response:
         """One request (urllib3 retries GET/DELETE); errors carry no requests internals."""
-        operation = _current.get()
-        read_timeout = self._settings.timeout
-        if operation is not None:
-            read_timeout = max(0.001, min(read_timeout, operation.remaining()))
         try:
             return self._session.request(
                 method,
                 self._settings.base_url + path,
                 json=body,
-                timeout=(self._settings.connect_timeout, read_timeout),
+                timeout=self._timeouts(method),
                 allow_redirects=False,
             )
         except DeadlineExceeded as stop:
@@ -208,29 +306,54 @@ class GcoreClient:
     def _expect(
         self, response: requests.Response, method: str, path: str, hint: str | None = None
     ) -> Any:
-        """The JSON body of a 2xx answer, or the matching ApiError."""
-        if response.ok:
+        """The JSON body of a 2xx answer, or the matching error. Only 2xx is success: a
+        redirect (never followed) is an error naming gcore:baseUrl."""
+        status = response.status_code
+        if 200 <= status < 300:
             try:
                 return response.json() if response.content else None
             except ValueError:
-                raise _unexpected(response, method, path, "the answer is not JSON") from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = {"message": response.text[:200] or response.reason}
-        raise ApiError.from_status(response.status_code, method, path, body, hint=hint)
+                raise _unexpected(response, method, path, "the answer is not JSON", hint) from None
+        if 300 <= status < 400:
+            raise _unexpected(response, method, path, _redirect_reason(response), hint)
+        body = _gcore_error_body(response)
+        if body is None:
+            body = {"message": f"{_reason(response)}; the body is not Gcore's JSON error"}
+            raise ApiError.from_status(
+                status, method, path, body, hint=_joined(_NOT_GCORE_HINT, hint)
+            )
+        raise ApiError.from_status(status, method, path, body, hint=hint)
+
+    def _gone(self, response: requests.Response, method: str, path: str) -> bool:
+        """True only for a 404 with Gcore's own error body: only Gcore can say "gone".
+        A 404 from anything else (an HTML page, an empty body) is an error."""
+        if response.status_code != 404:
+            return False
+        if _gcore_error_body(response) is not None:
+            return True
+        raise _unexpected(
+            response,
+            method,
+            path,
+            "a 404 without Gcore's error body, so it says nothing about the resource",
+        )
 
     def _parse(
-        self, model: type[_Model], response: requests.Response, method: str, path: str
+        self,
+        model: type[_Model],
+        response: requests.Response,
+        method: str,
+        path: str,
+        hint: str | None = None,
     ) -> _Model:
         """A 2xx answer as ``model``; an answer of another shape is one readable error."""
         try:
-            return model.model_validate(self._expect(response, method, path))
+            return model.model_validate(self._expect(response, method, path, hint))
         except ValidationError as error:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()[:3]
             )
-            raise _unexpected(response, method, path, problems) from None
+            raise _unexpected(response, method, path, problems, hint) from None
 
     @staticmethod
     def _group_path(project_id: int, region_id: int, group_id: str) -> str:
@@ -239,11 +362,11 @@ class GcoreClient:
     # --- reads ----------------------------------------------------------------------
 
     def get_group(self, project_id: int, region_id: int, group_id: str) -> ApiGroup | None:
-        """The group with its rules, read now; None if the group is gone."""
+        """The group with its rules, read now; None if Gcore says the group is gone."""
         path = self._group_path(project_id, region_id, group_id)
         with self._operation():
             response = self._send("GET", path)
-        if response.status_code == 404:
+        if self._gone(response, "GET", path):
             return None
         return self._parse(ApiGroup, response, "GET", path)
 
@@ -253,77 +376,84 @@ class GcoreClient:
         """The live rule, or None if it or its group is gone (reads are coalesced)."""
         key = (project_id, region_id, group_id)
         group = self._groups.get(key, lambda: self.get_group(*key), reader=rule_id.lower())
-        return group.find(rule_id) if group is not None else None
+        rule = group.find(rule_id) if group is not None else None
+        if rule is not None:
+            self.owned.add(rule.id)
+        return rule
 
-    def _find_match(self, spec: RuleSpec) -> ApiRule | None:
-        """A rule in the group that Gcore would call a duplicate of ``spec``."""
-        group = self.get_group(spec.project_id, spec.region_id, spec.group_id)
-        if group is None:
-            return None
-        wanted = duplicate_key(spec.as_props())
-        return next(
-            (
-                rule
-                for rule in group.security_group_rules
-                if duplicate_key(rule.as_rule()) == wanted
-            ),
-            None,
-        )
+    def _snapshot(self, spec: RuleSpec) -> frozenset[str]:
+        """Ids of the group's rules before this create's POST (shared between creates)."""
+        key = (spec.project_id, spec.region_id, spec.group_id)
 
-    def _find_match_if_readable(self, spec: RuleSpec, path: str) -> ApiRule | None:
-        """Like ``_find_match``, but a group that cannot be read now is no reason to stop:
-        posting again is still safe, since Gcore answers 409 if the earlier try committed."""
-        try:
-            return self._find_match(spec)
-        except (ServerError, RateLimitError, TransportError) as error:
-            log.warning(
-                "gcore: POST %s: could not check the group (%s); posting again", path, error
-            )
-            return None
+        def fetch() -> frozenset[str] | None:
+            group = self.get_group(*key)
+            return None if group is None else frozenset(r.id for r in group.security_group_rules)
+
+        ids = self._snapshots.get(key, fetch)
+        if ids is None:
+            self._snapshots.forget(key)
+            raise _group_not_found(spec)
+        return ids
 
     # --- writes ---------------------------------------------------------------------
 
     def create_rule(self, spec: RuleSpec) -> Created:
-        """POST the rule exactly once in effect: never a duplicate, never a lost rule."""
+        """POST the rule exactly once in effect: never a duplicate, never a lost rule, and
+        never a rule that was there before (unless ``adopt_existing``)."""
         path = self._group_path(spec.project_id, spec.region_id, spec.group_id) + "/rules"
-        self._groups.invalidate((spec.project_id, spec.region_id, spec.group_id))
-        try:
-            with self._operation():
-                return self._create(spec, path)
-        finally:
-            self._groups.invalidate((spec.project_id, spec.region_id, spec.group_id))
+        key = (spec.project_id, spec.region_id, spec.group_id)
+        # Two creates of the same rule in one process (declared twice) run one after the
+        # other, so the second sees the first's rule as owned instead of racing to adopt it.
+        with self._twins.hold((key, duplicate_key(spec.as_props()))):
+            self._groups.invalidate(key)
+            try:
+                with self._operation():
+                    created = self._create(spec, path)
+            finally:
+                self._groups.invalidate(key)
+        self.owned.add(created.rule.id)
+        return created
 
     def _create(self, spec: RuleSpec, path: str) -> Created:
-        retry = self._retry.new()
-        ambiguous = False
         if spec.adopt_existing:
-            existing = self._find_match(spec)
+            group = self.get_group(spec.project_id, spec.region_id, spec.group_id)
+            if group is None:
+                raise _group_not_found(spec)
+            existing = _match(spec, group)
             if existing is not None:
+                self._refuse_if_owned(spec, path, existing)
                 log.warning("gcore: adopting existing rule %s (adopt_existing=True)", existing.id)
                 return Created(existing, "adopted")
+            before = frozenset(r.id for r in group.security_group_rules)
+        else:
+            before = self._snapshot(spec)
+        retry = self._retry.new()
+        ambiguous = False
         while True:
             if ambiguous:
-                existing = self._find_match_if_readable(spec, path)
-                if existing is not None:
-                    log.warning(
-                        "gcore: POST %s: the earlier try did create rule %s; adopting it",
-                        path,
-                        existing.id,
-                    )
-                    return Created(existing, "reconciled")
+                settled = self._settle(spec, path, before)
+                if settled is not None:
+                    return settled
             try:
                 response = self._send("POST", path, spec.request_body())
             except TransportError as error:
                 if not error.maybe_sent:
                     # Never sent: urllib3 already retried the connection as often as the
                     # policy allows (connect errors are safe for every method).
+                    if ambiguous:
+                        raise TransportError(
+                            "POST", path, _joined(error.reason, _MAYBE_CREATED), maybe_sent=True
+                        ) from None
                     raise
                 ambiguous = True
                 retry = self._next_try(retry, path, error.reason, None, ambiguous)
                 continue
             status = response.status_code
-            if response.ok:
-                return Created(self._parse(ApiRule, response, "POST", path), "created")
+            maybe = _MAYBE_CREATED if ambiguous else None
+            if 200 <= status < 300:
+                return Created(
+                    self._parse(ApiRule, response, "POST", path, _MAYBE_CREATED), "created"
+                )
             if status == 429:
                 retry = self._next_try(retry, path, "HTTP 429", response, ambiguous)
                 continue
@@ -331,9 +461,76 @@ class GcoreClient:
                 ambiguous = True
                 retry = self._next_try(retry, path, f"HTTP {status}", response, ambiguous)
                 continue
-            if status == 409:
-                return self._on_conflict(spec, path, response, ambiguous)
-            self._expect(response, "POST", path)
+            if status == 409 and _gcore_error_body(response) is not None:
+                return self._on_conflict(spec, path, response, ambiguous, before)
+            self._expect(response, "POST", path, hint=maybe)
+            raise _unexpected(response, "POST", path, f"HTTP {status}", maybe)
+
+    def _settle(self, spec: RuleSpec, path: str, before: frozenset[str]) -> Created | None:
+        """After an ambiguous failure: did an earlier try of THIS create make the rule?
+
+        A matching rule that was not in the group before the first POST, and that no other
+        resource of this process owns, can only be ours: adopt it. One that was there
+        before is someone else's: fail as Gcore's 409 would (or adopt it if allowed).
+        None means no match, or the group could not be read now: post again (Gcore
+        answers 409 if the earlier try did commit, and that is settled the same way).
+        """
+        try:
+            group = self.get_group(spec.project_id, spec.region_id, spec.group_id)
+        except (ServerError, RateLimitError, TransportError) as error:
+            log.warning(
+                "gcore: POST %s: could not check the group (%s); posting again", path, error
+            )
+            return None
+        if group is None:
+            raise _group_not_found(spec)
+        existing = _match(spec, group)
+        if existing is None:
+            return None
+        return self._claim(spec, path, existing, ours=existing.id not in before, body={})
+
+    def _on_conflict(
+        self,
+        spec: RuleSpec,
+        path: str,
+        response: requests.Response,
+        ambiguous: bool,
+        before: frozenset[str],
+    ) -> Created:
+        group = self.get_group(spec.project_id, spec.region_id, spec.group_id)
+        existing = _match(spec, group) if group is not None else None
+        body = _gcore_error_body(response) or {}
+        if existing is None:
+            raise ConflictError.from_status(
+                409, "POST", path, body, hint=_conflict_hint(spec, None, False)
+            )
+        return self._claim(
+            spec, path, existing, ours=ambiguous and existing.id not in before, body=body
+        )
+
+    def _claim(
+        self, spec: RuleSpec, path: str, existing: ApiRule, *, ours: bool, body: dict[str, Any]
+    ) -> Created:
+        """Take ``existing`` if it is this create's own rule (``ours``) or may be adopted;
+        otherwise fail with the conflict, naming it."""
+        self._refuse_if_owned(spec, path, existing, body)
+        if ours:
+            log.warning(
+                "gcore: POST %s: the earlier try did create rule %s; adopting it",
+                path,
+                existing.id,
+            )
+            return Created(existing, "reconciled")
+        if spec.adopt_existing:
+            log.warning("gcore: adopting existing rule %s (adopt_existing=True)", existing.id)
+            return Created(existing, "adopted")
+        raise _conflict(path, body, _conflict_hint(spec, existing.id, False))
+
+    def _refuse_if_owned(
+        self, spec: RuleSpec, path: str, existing: ApiRule, body: dict[str, Any] | None = None
+    ) -> None:
+        if existing.id in self.owned:
+            raise _conflict(path, body or {}, _conflict_hint(spec, existing.id, True))
 
     def _next_try(
         self,
@@ -369,38 +566,87 @@ class GcoreClient:
             raise TransportError("POST", path, _joined(f"gave up: {stop}", maybe)) from None
         return retry
 
-    def _on_conflict(
-        self, spec: RuleSpec, path: str, response: requests.Response, ambiguous: bool
-    ) -> Created:
-        existing = self._find_match(spec)
-        if existing is not None and (ambiguous or spec.adopt_existing):
-            how: Literal["adopted", "reconciled"] = "reconciled" if ambiguous else "adopted"
-            log.warning("gcore: POST %s answered 409; adopting rule %s", path, existing.id)
-            return Created(existing, how)
-        where = f" as rule {existing.id}" if existing is not None else ""
-        hint = (
-            f"An identical rule already exists in group {spec.group_id}{where} (Gcore compares "
-            "every field but description). Delete that rule, or set adopt_existing=True on "
-            "this resource to bring it under management"
-        )
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        raise ConflictError.from_status(409, "POST", path, body, hint=hint)
-
     def delete_rule(self, project_id: int, region_id: int, group_id: str, rule_id: str) -> bool:
-        """Delete the rule; False if it (or its group) was already gone."""
+        """Delete the rule; False if Gcore says it (or its group) was already gone."""
         path = f"/cloud/v1/securitygrouprules/{project_id}/{region_id}/{rule_id}"
         try:
             with self._operation():
                 response = self._send("DELETE", path)
         finally:
             self._groups.invalidate((project_id, region_id, group_id))
-        if response.status_code == 404:
+        if self._gone(response, "DELETE", path):
+            self.owned.discard(rule_id)
             return False
         self._expect(response, "DELETE", path)
+        self.owned.discard(rule_id)
         return True
+
+
+class _KeyedLocks:
+    """One lock per key, made on demand and dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._locks: dict[Hashable, tuple[threading.Lock, int]] = {}
+
+    @contextlib.contextmanager
+    def hold(self, key: Hashable) -> Iterator[None]:
+        with self._lock:
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._lock:
+                lock, users = self._locks[key]
+                if users <= 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
+
+
+def _match(spec: RuleSpec, group: ApiGroup) -> ApiRule | None:
+    """A rule in the group that Gcore would call a duplicate of ``spec``."""
+    wanted = duplicate_key(spec.as_props())
+    return next(
+        (rule for rule in group.security_group_rules if duplicate_key(rule.as_rule()) == wanted),
+        None,
+    )
+
+
+def _group_not_found(spec: RuleSpec) -> NotFoundError:
+    return NotFoundError(
+        404,
+        "GET",
+        f"/cloud/v1/securitygroups/{spec.project_id}/{spec.region_id}/{spec.group_id}",
+        f"security group {spec.group_id} does not exist in project {spec.project_id}, "
+        f"region {spec.region_id}",
+        hint="Check group_id, project_id and region_id (gcore:projectId, gcore:regionId)",
+    )
+
+
+def _conflict_hint(spec: RuleSpec, rule_id: str | None, owned_here: bool) -> str:
+    where = f" as rule {rule_id}" if rule_id else ""
+    if owned_here:
+        return (
+            f"An identical rule already exists in group {spec.group_id}{where}, and another "
+            "resource of this stack already manages it: the same rule is probably declared "
+            "twice in the program (Gcore compares every field but description). Remove one "
+            "of the two declarations; adopt_existing cannot make two resources own one rule"
+        )
+    return (
+        f"An identical rule already exists in group {spec.group_id}{where} (Gcore compares "
+        "every field but description). Delete that rule; or, if it was made outside Pulumi, "
+        "set adopt_existing=True on this resource to bring it under management"
+    )
+
+
+def _conflict(path: str, body: dict[str, Any], hint: str) -> ConflictError:
+    fields = body or {"message": "Security group rule already exists"}
+    error = ApiError.from_status(409, "POST", path, fields, hint=hint)
+    assert isinstance(error, ConflictError)
+    return error
 
 
 _MAYBE_CREATED: Final = (
@@ -408,25 +654,64 @@ _MAYBE_CREATED: Final = (
     "already existing (409), that is this rule; adopt it with adopt_existing=True, or delete it"
 )
 
+_NOT_GCORE_HINT: Final = (
+    "This answer did not come from Gcore's API (no Gcore error body): is gcore:baseUrl "
+    "the Gcore API, with no proxy in between that answers for it?"
+)
+
 
 def _joined(text: str, hint: str | None) -> str:
     return f"{text}. {hint}" if hint else text
 
 
-def _unexpected(response: requests.Response, method: str, path: str, what: str) -> ApiError:
-    return ApiError(
+def _reason(response: requests.Response) -> str:
+    return f"HTTP {response.status_code} {response.reason or ''}".strip()
+
+
+def _gcore_error_body(response: requests.Response) -> dict[str, Any] | None:
+    """Gcore's JSON error body (it always names an ``exception_class``), else None."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if isinstance(body, dict) and isinstance(body.get("exception_class"), str):
+        return body
+    return None
+
+
+def _redirect_reason(response: requests.Response) -> str:
+    location = response.headers.get("Location", "")
+    target = urlsplit(location)
+    where = f" to {target.scheme}://{target.netloc}{target.path}" if target.netloc else ""
+    return f"a redirect ({response.status_code}){where}, which is never followed"
+
+
+def _unexpected(
+    response: requests.Response, method: str, path: str, what: str, hint: str | None = None
+) -> UnexpectedAnswerError:
+    return UnexpectedAnswerError(
         response.status_code,
         method,
         path,
         f"unexpected answer ({what})",
         request_id=response.headers.get("X-Request-ID"),
-        hint="Is gcore:baseUrl the Gcore API?",
+        hint=_joined(_NOT_GCORE_HINT, hint),
     )
 
 
 def _history(path: str, response: requests.Response | None) -> RequestHistory:
     """A failed POST in the shape urllib3's backoff counts."""
     return RequestHistory("POST", path, None, response.status_code if response else None, None)
+
+
+_NEVER_SENT: Final = (
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.URLRequired,
+    requests.exceptions.InvalidJSONError,
+)
 
 
 def _transport_error(method: str, path: str, error: requests.RequestException) -> TransportError:
@@ -446,6 +731,9 @@ def _transport_error(method: str, path: str, error: requests.RequestException) -
     elif isinstance(error, requests.ConnectionError):
         reason = "connection dropped before an answer came"
         sent = True
+    elif isinstance(error, _NEVER_SENT):
+        reason = f"the request could not be built ({type(error).__name__}); nothing was sent"
+        sent = False
     else:
         reason = type(error).__name__
         sent = True

@@ -118,6 +118,13 @@ class ConflictError(ApiError):
     """409: an identical rule already exists (Gcore ignores description when comparing)."""
 
 
+class UnexpectedAnswerError(ApiError):
+    """An answer that is not Gcore's: a redirect, an HTML or empty error page, a body of the
+    wrong shape. It proves nothing about the resource (least of all that it is gone)."""
+
+    default_hint = "Is gcore:baseUrl the Gcore API?"
+
+
 class RateLimitError(ApiError):
     """429: too many requests, even after waiting as asked."""
 

@@ -1,13 +1,23 @@
-"""Coalesced reads of a security group, so refreshing N rules does not read the group N times.
+"""Coalesced reads of a security group, so N rules do not cost N reads of their group.
 
-Gcore has no single-rule GET: every refresh of a rule reads its whole group. Reads of the
-same group that overlap share one request (single flight), and a finished read serves later
-reads for a short freshness window. Any write to the group through this process bumps the
-group's generation, so no read that starts after a write is served from before it.
+Gcore has no single-rule GET: every refresh of a rule reads its whole group. Two caches
+live here, both keyed by group and thread-safe:
 
-A read serves each reader (a rule id) once: within one refresh the engine reads each rule
-once, so a second read of the same rule is a new command (a new refresh, or a test that
-changed something out of band) and goes to the API instead of seeing the old answer.
+``GroupReadCache`` (refresh). Reads of the same group that overlap share one request
+(single flight), and a finished read serves later reads for a short freshness window. Any
+write to the group through this process bumps the group's generation, so no read that
+starts after a write is served from before it. Each reader (a rule id) is served by a
+cached answer at most ONCE: a rule read a second time in the process (a new refresh, or a
+test that changed something out of band) always gets an answer fetched after that second
+read began.
+
+``SnapshotCache`` (create). Before a create POSTs, it needs the group's rules as they were
+before the POST was sent, to tell a rule its own POST made from one that was already there.
+Any snapshot finished before the POST is sent is valid, so concurrent creates in one group
+share one (single flight, reused while younger than its ``max_age``); writes do NOT
+invalidate it (a rule made after the snapshot is by definition not "already there").
+
+Neither grows without bound: entries older than their window are swept out.
 """
 
 from __future__ import annotations
@@ -16,9 +26,12 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 T = TypeVar("T")
+
+READER_MEMORY_SECONDS: Final = 3600.0
+"""How long a served reader is remembered: a re-read within this time always goes to the API."""
 
 
 @dataclass
@@ -28,46 +41,65 @@ class _Flight(Generic[T]):
     done: threading.Event = field(default_factory=threading.Event)
     value: T | None = None
     error: BaseException | None = None
-    served: set[Hashable] = field(default_factory=set)
+
+
+@dataclass
+class _Group:
+    generation: int = 0
+    flight: _Flight[object] | None = None
+    served: dict[Hashable, float] = field(default_factory=dict)
+    """Readers served so far, with when; a served reader is never served from cache again."""
+    touched: float = 0.0
 
 
 class GroupReadCache(Generic[T]):
     """Single-flight plus freshness window, keyed by group; thread-safe."""
 
-    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ttl: float,
+        clock: Callable[[], float] = time.monotonic,
+        reader_memory: float = READER_MEMORY_SECONDS,
+    ) -> None:
         self._ttl = ttl
         self._clock = clock
+        self._memory = max(reader_memory, ttl)
         self._lock = threading.Lock()
-        self._flights: dict[Hashable, _Flight[T]] = {}
-        self._generations: dict[Hashable, int] = {}
+        self._groups: dict[Hashable, _Group] = {}
+        self._next_sweep = 0.0
         self.fetches = 0
         """How many reads actually went to the API (for tests and benchmarks)."""
 
     def get(self, key: Hashable, fetch: Callable[[], T], reader: Hashable = None) -> T:
         """The group's value: joined, reused while fresh, or fetched by this caller.
 
-        ``reader`` (a rule id) is served at most once by one fetch; None is never reused.
+        ``reader`` (a rule id) is served from a cached or in-flight answer only on its first
+        read; None is never served from cache.
         """
         with self._lock:
-            generation = self._generations.get(key, 0)
-            flight = self._flights.get(key)
+            now = self._clock()
+            self._sweep(now)
+            entry = self._groups.setdefault(key, _Group())
+            entry.touched = now
+            flight = entry.flight
             reusable = (
                 flight is not None
                 and reader is not None
-                and reader not in flight.served
-                and flight.generation == generation
+                and reader not in entry.served
+                and flight.generation == entry.generation
                 and flight.error is None
-                and (not flight.done.is_set() or self._clock() - flight.started <= self._ttl)
+                and (not flight.done.is_set() or now - flight.started <= self._ttl)
             )
             if not reusable:
-                flight = _Flight(generation=generation, started=self._clock())
-                self._flights[key] = flight
+                flight = _Flight(generation=entry.generation, started=now)
+                entry.flight = flight
                 self.fetches += 1
                 owner = True
             else:
                 owner = False
             assert flight is not None
-            flight.served.add(reader)
+            if reader is not None:
+                entry.served[reader] = now
         if owner:
             try:
                 flight.value = fetch()
@@ -79,12 +111,95 @@ class GroupReadCache(Generic[T]):
             return flight.value
         flight.done.wait()
         if flight.error is not None:
-            # The owner's failure is reported to it; joiners try again for themselves.
+            # The owner's failure is reported to it; a joiner tries once more for itself.
+            with self._lock:
+                entry.served.pop(reader, None)
             return self.get(key, fetch, reader)
         return flight.value  # type: ignore[return-value]
 
     def invalidate(self, key: Hashable) -> None:
-        """Forget the group: the next read goes to the API (call on every write)."""
+        """Forget the group's answer: the next read goes to the API (call on every write)."""
         with self._lock:
-            self._generations[key] = self._generations.get(key, 0) + 1
+            entry = self._groups.get(key)
+            if entry is not None:
+                entry.generation += 1
+                entry.flight = None
+
+    def __len__(self) -> int:
+        """Groups (with their readers) currently remembered."""
+        with self._lock:
+            return len(self._groups)
+
+    def readers(self, key: Hashable) -> int:
+        """Readers remembered for one group (for tests)."""
+        with self._lock:
+            entry = self._groups.get(key)
+            return 0 if entry is None else len(entry.served)
+
+    def _sweep(self, now: float) -> None:
+        """Drop readers and groups not seen for ``reader_memory`` (call with the lock)."""
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + min(self._memory, 60.0)
+        horizon = now - self._memory
+        for key in list(self._groups):
+            entry = self._groups[key]
+            entry.served = {r: t for r, t in entry.served.items() if t >= horizon}
+            busy = entry.flight is not None and not entry.flight.done.is_set()
+            if not entry.served and entry.touched < horizon and not busy:
+                del self._groups[key]
+
+
+class SnapshotCache(Generic[T]):
+    """Shared "before the POST" snapshots of a group, reused while younger than ``max_age``."""
+
+    def __init__(self, max_age: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._max_age = max_age
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._flights: dict[Hashable, _Flight[T]] = {}
+        self.fetches = 0
+        """How many snapshots actually went to the API (for tests and benchmarks)."""
+
+    def get(self, key: Hashable, fetch: Callable[[], T]) -> T:
+        """A snapshot finished before this call returns: reused, joined or fetched."""
+        with self._lock:
+            now = self._clock()
+            for other in [k for k, f in self._flights.items() if self._stale(f, now)]:
+                del self._flights[other]
+            flight = self._flights.get(key)
+            owner = flight is None
+            if flight is None:
+                flight = _Flight(generation=0, started=now)
+                self._flights[key] = flight
+                self.fetches += 1
+        if owner:
+            try:
+                flight.value = fetch()
+            except BaseException as error:
+                flight.error = error
+                with self._lock:
+                    if self._flights.get(key) is flight:
+                        del self._flights[key]
+                raise
+            finally:
+                flight.done.set()
+            return flight.value
+        flight.done.wait()
+        if flight.error is not None:
+            return self.get(key, fetch)
+        return flight.value  # type: ignore[return-value]
+
+    def forget(self, key: Hashable) -> None:
+        """Drop the group's snapshot (the group was found gone)."""
+        with self._lock:
             self._flights.pop(key, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._flights)
+
+    def _stale(self, flight: _Flight[T], now: float) -> bool:
+        return flight.done.is_set() and (
+            flight.error is not None or now - flight.started > self._max_age
+        )

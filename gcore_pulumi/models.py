@@ -7,12 +7,19 @@ so the provider's methods stay one line of parsing plus one client call.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .schema import ANY_PREFIXES, BODY_KEYS, INPUT_KEYS, canonical_state, prefix_family
+from .schema import (
+    ANY_PREFIXES,
+    BODY_KEYS,
+    INPUT_KEYS,
+    canonical_prefix,
+    canonical_protocol,
+    canonical_state,
+    prefix_family,
+)
 
 ProtocolName = Literal[
     "ah", "any", "dccp", "egp", "esp", "gre", "icmp", "igmp", "ipencap", "ipip",
@@ -103,7 +110,7 @@ class ApiRule(BaseModel):
         """
         prefix = self.remote_ip_prefix
         if prefix is not None:
-            prefix = str(ipaddress.ip_network(prefix, strict=False))
+            prefix = str(canonical_prefix(prefix))
         ethertype = self.ethertype or (prefix_family(prefix) if prefix else spec.ethertype)
         if prefix is None and spec.remote_ip_prefix in ANY_PREFIXES:
             prefix = spec.remote_ip_prefix
@@ -113,7 +120,7 @@ class ApiRule(BaseModel):
             "group_id": self.security_group_id or spec.group_id,
             "direction": self.direction,
             "ethertype": ethertype,
-            "protocol": self.protocol or "any",
+            "protocol": canonical_protocol(self.protocol or "any", ethertype),
             "port_range_min": self.port_range_min,
             "port_range_max": self.port_range_max,
             "remote_ip_prefix": prefix,

@@ -25,6 +25,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from .ownership import OwnedRules
 from .schema import (
     INPUT_KEYS,
     PROVIDER_KEY,
@@ -95,10 +96,18 @@ class SecurityGroupRuleProvider(ResourceProvider):
             failures.append(CheckFailure(key, str(problem) if problem else reason))
         return CheckResult(outcome.inputs, failures)
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        """Every rule field forces replacement; ``adopt_existing`` alone is an update."""
-        old = canonical_state(olds)
-        new = canonical_state(news)
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """Every rule field forces replacement; ``adopt_existing`` alone is an update.
+
+        Old state without project/region (written by hand or an older version) is completed
+        from config exactly as read and delete do, so an unchanged program plans no change.
+        The rule's id is recorded as owned: no create in this process may adopt it (not
+        even the replacement of this very resource).
+        """
+        runtime = self._rt()
+        runtime.owned.add(id_)
+        old = canonical_state(_with_defaults(olds, runtime.defaults))
+        new = canonical_state(_with_defaults(news, runtime.defaults))
         replaces = [key for key in RULE_KEYS if is_unknown(new[key]) or new[key] != old[key]]
         adopt_changed = is_unknown(new["adopt_existing"]) or (
             new["adopt_existing"] != old["adopt_existing"]
@@ -157,16 +166,21 @@ _DEFAULT_SOURCES = {
 }
 
 
+def _with_defaults(props: dict[str, Any], defaults: Defaults) -> dict[str, Any]:
+    """Props with a missing project or region taken from config, as check would have."""
+    merged = dict(props)
+    for key in ("project_id", "region_id"):
+        if merged.get(key) is None:
+            merged[key] = getattr(defaults, key)
+    return merged
+
+
 def _spec(props: dict[str, Any], defaults: Defaults) -> RuleSpec:
     """Props (inputs or old outputs) as a RuleSpec; state written without project or region
     (by hand, or by an older version) falls back to config, as check would have."""
     from .models import RuleSpec
 
-    merged = dict(props)
-    for key in ("project_id", "region_id"):
-        if merged.get(key) is None:
-            merged[key] = getattr(defaults, key)
-    return RuleSpec.from_props(merged)
+    return RuleSpec.from_props(_with_defaults(props, defaults))
 
 
 class _Runtime:
@@ -175,6 +189,8 @@ class _Runtime:
     def __init__(self, config: Any) -> None:
         self.settings, self.problems = Settings.load_lenient(config)
         self.defaults = Defaults(self.settings.project_id, self.settings.region_id)
+        self.owned = OwnedRules()
+        """Rules the resources of this process manage (see ownership.py)."""
         self._client: GcoreClient | None = None
         self._lock = threading.Lock()
 
@@ -185,7 +201,7 @@ class _Runtime:
             if self._client is None:
                 from .client import GcoreClient
 
-                self._client = GcoreClient(self.settings)
+                self._client = GcoreClient(self.settings, owned=self.owned)
             return self._client
 
 

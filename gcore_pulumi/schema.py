@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -80,10 +81,17 @@ class InvalidInput(ValueError):
 
 
 # --- one validator per field ------------------------------------------------------------
+#
+# Failure reasons never quote the input's value: the engine prints the value beside each
+# failure (masked when secret), and secret markers are stripped before the provider sees
+# the inputs, so a reason that repeated the value could leak a secret.
+
+_DIGITS: Final = re.compile(r"[0-9]+")
 
 
-def _show(value: object) -> str:
-    return repr(value.value if isinstance(value, Direction | Ethertype | Protocol) else value)
+def _kind(value: object) -> str:
+    """What sort of value was given, without showing it."""
+    return "a string" if isinstance(value, str) else f"a {type(value).__name__}"
 
 
 def _choice(value: object, choices: tuple[str, ...], what: str) -> str:
@@ -101,7 +109,7 @@ def _choice(value: object, choices: tuple[str, ...], what: str) -> str:
         if close:
             hint = f" (did you mean {close!r}?)"
     listed = ", ".join(repr(c) for c in choices)
-    raise InvalidInput(f"{_show(value)} is not a valid {what}{hint}; use one of {listed}")
+    raise InvalidInput(f"is not a valid {what}{hint}; use one of {listed}")
 
 
 def parse_direction(value: object) -> str:
@@ -120,20 +128,24 @@ def parse_protocol(value: object) -> str:
 
 
 def parse_int(value: object, *, low: int, high: int, what: str) -> int:
-    """A whole number in ``[low, high]``; integral floats (wire numbers) and digits count."""
+    """A whole number in ``[low, high]``; integral floats (wire numbers) and strings of
+    plain ASCII decimal digits count (not ``"²"``, ``"٣"``, signs or spaces)."""
     number: int | None = None
     if isinstance(value, bool):
         number = None
     elif isinstance(value, int):
         number = value
-    elif isinstance(value, float) and value.is_integer():
+    elif (isinstance(value, float) and value.is_integer()) or (
+        isinstance(value, str) and _DIGITS.fullmatch(value) and len(value) <= 30
+    ):
         number = int(value)
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
     if number is None:
-        raise InvalidInput(f"{_show(value)} is not a whole number; {what} must be {low}..{high}")
+        raise InvalidInput(
+            f"is not a whole number; {what} must be {low}..{high}, given as a number or as "
+            "a string of the digits 0-9"
+        )
     if not low <= number <= high:
-        raise InvalidInput(f"{number} is out of range; {what} must be {low}..{high}")
+        raise InvalidInput(f"is out of range; {what} must be {low}..{high}")
     return number
 
 
@@ -147,35 +159,71 @@ def parse_positive_id(value: object, what: str) -> int:
     return parse_int(value, low=1, high=2**63 - 1, what=what)
 
 
-def parse_uuid(value: object, what: str) -> str:
-    """A UUID in its canonical lowercase form, as the API returns ids."""
-    if isinstance(value, str):
+def parse_uuid(value: object, what: str, *, version4: bool = False) -> str:
+    """A UUID in its canonical lowercase form, as the API returns ids. With ``version4``,
+    only a version-4 UUID (what Gcore's API schema accepts there)."""
+    parsed: uuid.UUID | None = None
+    if isinstance(value, str) and value.isascii():
         try:
-            return str(uuid.UUID(value.strip()))
+            parsed = uuid.UUID(value.strip())
         except ValueError:
-            pass
-    raise InvalidInput(
-        f"{_show(value)} is not a UUID; {what} looks like 024a29e9-b4b7-4c91-9a46-505be123d9f8"
-    )
+            parsed = None
+    if parsed is None:
+        raise InvalidInput(f"is not a UUID; {what} looks like 024a29e9-b4b7-4c91-9a46-505be123d9f8")
+    if version4 and parsed.version != 4:
+        raise InvalidInput(
+            f"is not a version-4 UUID, which is all Gcore accepts for {what}; "
+            "copy the id from the Gcore console or the group's id output"
+        )
+    return str(parsed)
 
 
 def parse_prefix(value: object) -> str:
     """A CIDR in network form: host bits cleared, a bare address becomes /32 or /128."""
-    if isinstance(value, str):
-        try:
-            return str(ipaddress.ip_network(value.strip(), strict=False))
-        except ValueError:
-            pass
-    raise InvalidInput(
-        f"{_show(value)} is not an IP network; write a CIDR such as 203.0.113.0/24, "
-        "2001:db8::/32, 0.0.0.0/0 or a single address"
-    )
+    if isinstance(value, str) and "%" in value:
+        raise InvalidInput(
+            "has a zone id (the part after %), which a firewall rule cannot use; "
+            "write the network without it, e.g. fe80::/64"
+        )
+    network = to_network(value)
+    if network is None:
+        raise InvalidInput(
+            "is not an IP network; write a CIDR such as 203.0.113.0/24, "
+            "2001:db8::/32, 0.0.0.0/0 or a single address"
+        )
+    return format_network(network)
+
+
+def to_network(value: object) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """The network a prefix string means (host bits cleared), or None if it is not one."""
+    if not isinstance(value, str) or not value.isascii() or "%" in value:
+        return None
+    try:
+        return ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        return None
+
+
+def format_network(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
+    """A network spelled as Neutron (netaddr) spells it, the same on every Python version:
+    an IPv4-mapped IPv6 network is ``::ffff:10.0.0.1/128`` (Python's ``ipaddress`` prints
+    ``::ffff:a00:1`` before 3.13 and the dotted form after)."""
+    address = network.network_address
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return f"::ffff:{address.ipv4_mapped}/{network.prefixlen}"
+    return f"{address.compressed}/{network.prefixlen}"
+
+
+def canonical_prefix(value: object) -> object:
+    """A prefix in canonical spelling; anything that is not a network is left as it is."""
+    network = to_network(value)
+    return value if network is None else format_network(network)
 
 
 def parse_description(value: object) -> str:
     """Free text, at most 255 characters (the API's limit)."""
     if not isinstance(value, str):
-        raise InvalidInput(f"{_show(value)} is not a string; description must be text")
+        raise InvalidInput(f"is {_kind(value)}, not a string; description must be text")
     if len(value) > DESCRIPTION_MAX:
         raise InvalidInput(
             f"is {len(value)} characters long; Gcore allows at most {DESCRIPTION_MAX}"
@@ -187,7 +235,7 @@ def parse_bool(value: object) -> bool:
     """A real boolean; strings are refused so that ``"false"`` cannot mean True."""
     if isinstance(value, bool):
         return value
-    raise InvalidInput(f"{_show(value)} is not a boolean; use True or False")
+    raise InvalidInput(f"is {_kind(value)}, not a boolean; use True or False")
 
 
 def prefix_family(prefix: str) -> str:
@@ -203,7 +251,9 @@ _FIELD_PARSERS: Final[dict[str, Any]] = {
     "port_range_min": parse_port,
     "port_range_max": parse_port,
     "remote_ip_prefix": parse_prefix,
-    "remote_group_id": lambda v: parse_uuid(v, "remote_group_id (another group's id)"),
+    "remote_group_id": lambda v: parse_uuid(
+        v, "remote_group_id (another group's id)", version4=True
+    ),
     "description": parse_description,
     "project_id": lambda v: parse_positive_id(v, "project_id"),
     "region_id": lambda v: parse_positive_id(v, "region_id"),
@@ -297,13 +347,18 @@ def _fill_defaults(
                 values[key] = fallback
     for key in ("port_range_min", "port_range_max", "remote_ip_prefix", "remote_group_id"):
         values.setdefault(key, None)
+    values["protocol"] = canonical_protocol(values["protocol"], values["ethertype"])
+
+
+def canonical_protocol(protocol: object, ethertype: object) -> object:
+    """The protocol as Neutron stores it: with IPv6, ``icmp`` is stored as ``ipv6-icmp``
+    (and its duplicate check treats the two as one), so that is the canonical input."""
+    return "ipv6-icmp" if protocol == "icmp" and ethertype == "IPv6" else protocol
 
 
 def _is_canonical_prefix(prefix: str) -> bool:
-    try:
-        return str(ipaddress.ip_network(prefix, strict=False)) == prefix
-    except ValueError:
-        return False
+    network = to_network(prefix)
+    return network is not None and format_network(network) == prefix
 
 
 def _cross_field_failures(values: Mapping[str, Any], bad: set[str]) -> list[tuple[str, str]]:
@@ -327,9 +382,8 @@ def _cross_field_failures(values: Mapping[str, Any], bad: set[str]) -> list[tupl
         failures.append(
             (
                 "ethertype",
-                f"ethertype {ethertype!r} does not match remote_ip_prefix {prefix!r}, "
-                f"an {prefix_family(prefix)} network; set ethertype={prefix_family(prefix)!r} "
-                "or omit it",
+                f"does not match remote_ip_prefix, an {prefix_family(prefix)} network; "
+                f"set ethertype={prefix_family(prefix)!r} or omit it",
             )
         )
     if (
@@ -341,7 +395,7 @@ def _cross_field_failures(values: Mapping[str, Any], bad: set[str]) -> list[tupl
         failures.append(
             (
                 "protocol",
-                f"protocol {protocol!r} exists only for IPv6; set ethertype='IPv6'"
+                "this protocol exists only for IPv6; set ethertype='IPv6'"
                 + (" (or use 'icmp' for IPv4)" if protocol == "ipv6-icmp" else ""),
             )
         )
@@ -390,13 +444,11 @@ def _port_failures(protocol: str, low: int | None, high: int | None) -> list[tup
             elif port == 0:
                 failures.append((key, f"port 0 is not allowed for {protocol}; ports are 1..65535"))
         if not failures and low is not None and high is not None and low > high:
-            failures.append(
-                ("port_range_min", f"port_range_min {low} is above port_range_max {high}")
-            )
+            failures.append(("port_range_min", "is above port_range_max; swap them"))
         return failures
     if protocol in ICMP_PROTOCOLS:
         failures = [
-            (key, f"{what} {value} is out of range; {protocol} {what}s are 0..{ICMP_MAX}")
+            (key, f"{what} is out of range; {protocol} {what}s are 0..{ICMP_MAX}")
             for key, what, value in (
                 ("port_range_min", "ICMP type", low),
                 ("port_range_max", "ICMP code", high),
@@ -415,7 +467,7 @@ def _port_failures(protocol: str, low: int | None, high: int | None) -> list[tup
     return [
         (
             set_key,
-            f"protocol {protocol!r} has no ports; port ranges exist only for "
+            f"protocol {protocol} has no ports; port ranges exist only for "
             f"{', '.join(sorted(PORT_RANGE_PROTOCOLS))} (and ICMP type/code); drop the ports",
         )
     ]
@@ -437,24 +489,28 @@ def canonical_state(props: Mapping[str, Any]) -> dict[str, Any]:
         state["description"] = ""
     if state["adopt_existing"] is None:
         state["adopt_existing"] = False
+    state["remote_ip_prefix"] = canonical_prefix(state["remote_ip_prefix"])
     if state["ethertype"] is None:
         prefix = state["remote_ip_prefix"]
         state["ethertype"] = prefix_family(prefix) if isinstance(prefix, str) else "IPv4"
+    state["protocol"] = canonical_protocol(state["protocol"], state["ethertype"])
     return state
 
 
 def duplicate_key(rule: Mapping[str, Any]) -> tuple[Any, ...]:
     """What Gcore's duplicate check compares: everything but description, with
     ``0.0.0.0/0``, ``::/0`` and no prefix counting as the same."""
-    prefix = rule.get("remote_ip_prefix")
-    protocol = rule.get("protocol")
+    prefix = canonical_prefix(rule.get("remote_ip_prefix"))
+    ethertype = rule.get("ethertype") or "IPv4"
+    protocol = canonical_protocol(rule.get("protocol"), ethertype)
+    group_id, remote_group_id = rule.get("group_id"), rule.get("remote_group_id")
     return (
-        rule.get("group_id"),
+        group_id.lower() if isinstance(group_id, str) else group_id,
         rule.get("direction"),
-        rule.get("ethertype") or "IPv4",
+        ethertype,
         None if protocol in (None, "any") else protocol,
         rule.get("port_range_min"),
         rule.get("port_range_max"),
         None if prefix in ANY_PREFIXES else prefix,
-        rule.get("remote_group_id"),
+        remote_group_id.lower() if isinstance(remote_group_id, str) else remote_group_id,
     )
