@@ -180,10 +180,10 @@ def _twins_under_faults(emulator: GcoreEmulator, twins: set[int]) -> set[int]:
     return hit
 
 
-def _summary(error: BaseException) -> str:
+def _summary(error: BaseException, limit: int = 300) -> str:
     details = getattr(error, "details", None) or str(error)
     last = [line for line in str(details).strip().splitlines() if line.strip()]
-    return f"{type(error).__name__}: {last[-1] if last else ''}"[:300]
+    return f"{type(error).__name__}: {last[-1] if last else ''}"[:limit]
 
 
 def run_soak(
@@ -253,6 +253,8 @@ def run_soak(
                 except Exception as error:
                     message = str(error)
                     if twin_of in message and "already exists" in message:
+                        if not refused:
+                            result.notes.append(f"a twin's refusal: {_summary(error, 800)}")
                         refused.add(i)
                         return
                     raise RuntimeError(
