@@ -127,11 +127,21 @@ class Settings:
         return self.api_key
 
     def _check_base_url(self) -> None:
-        parts = urlsplit(self.base_url)
+        try:
+            parts = urlsplit(self.base_url)
+            parts.port  # noqa: B018 (a bad port raises here)
+        except ValueError:
+            parts = urlsplit("")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigurationError(
-                f"gcore:baseUrl {self.base_url!r} is not an http(s) URL; "
+                "gcore:baseUrl is not an http(s) URL with a host; "
                 f"leave it unset for {DEFAULT_BASE_URL}",
+                key="gcore:baseUrl",
+            )
+        if parts.query or parts.fragment or "?" in self.base_url or "#" in self.base_url:
+            raise ConfigurationError(
+                "gcore:baseUrl must not have a query string or fragment (every request path "
+                f"is appended to it); give only scheme, host and port, e.g. {DEFAULT_BASE_URL}",
                 key="gcore:baseUrl",
             )
         if parts.username or parts.password:
@@ -144,7 +154,7 @@ class Settings:
             and not _is_loopback(parts.hostname)
         ):
             raise ConfigurationError(
-                f"gcore:baseUrl {self.base_url!r} uses plain http to a remote host, which would "
+                "gcore:baseUrl uses plain http to a remote host, which would "
                 "send the API key in clear text; use https://, or set "
                 "gcore:allowInsecureHttp=true (GCORE_ALLOW_INSECURE_HTTP=true) if you mean it",
                 key="gcore:baseUrl",
@@ -171,7 +181,7 @@ def _number(kind: type[N], low: float) -> Callable[[Any, str], N]:
             value = None
         if value is None or not math.isfinite(value) or value < low:
             raise ConfigurationError(
-                f"{source} is {raw!r}; it must be a {'whole ' if kind is int else ''}"
+                f"{source} is not usable; it must be a {'whole ' if kind is int else ''}"
                 f"number >= {low:g}",
                 key=source,
             )
@@ -186,11 +196,32 @@ def _bool(raw: Any, source: str) -> bool:
         return True
     if text in ("false", "0", "no"):
         return False
-    raise ConfigurationError(f"{source} is {raw!r}; it must be true or false", key=source)
+    raise ConfigurationError(f"{source} is not usable; it must be true or false", key=source)
 
 
 def _text(raw: Any, source: str) -> str:
     return str(raw).strip()
+
+
+def _api_key(raw: Any, source: str) -> str:
+    """The key as sent in ``Authorization: APIKey <key>``: visible ASCII only. A line break
+    or other control character (often a trailing newline from a file) is refused here,
+    before anything is sent, and the message never shows the key."""
+    key = str(raw).strip(" ")
+    bad = next((c for c in key if not "!" <= c <= "~"), None)
+    if bad is not None:
+        what = (
+            "a line break"
+            if bad in "\r\n"
+            else ("a space" if bad == " " else "a control or non-ASCII character")
+        )
+        raise ConfigurationError(
+            f"{source} contains {what}; an API key is one line of visible ASCII characters. "
+            "Set it again without it (e.g. `pulumi config set --secret gcore:apiKey <key>`; "
+            "when reading it from a file, strip the trailing newline)",
+            key=source,
+        )
+    return key
 
 
 def _url(raw: Any, source: str) -> str:
@@ -198,7 +229,7 @@ def _url(raw: Any, source: str) -> str:
 
 
 _PARSERS: Final[dict[str, Callable[[Any, str], Any]]] = {
-    "api_key": _text,
+    "api_key": _api_key,
     "base_url": _url,
     "project_id": _number(int, 1),
     "region_id": _number(int, 1),
