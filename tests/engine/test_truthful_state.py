@@ -267,7 +267,7 @@ def test_create_never_adopts_the_rule_being_replaced(
     [
         ("port_range_min", "²"),
         ("port_range_max", "٣"),
-        ("project_id", "１"),
+        ("project_id", "\uff11"),  # FULLWIDTH DIGIT ONE
         ("remote_group_id", "00000000-0000-1000-8000-000000000000"),
         ("remote_ip_prefix", "fe80::1%eth0"),
     ],
