@@ -212,12 +212,15 @@ def test_no_post_is_sent_once_the_deadline_cannot_cover_an_answer(
     checked = process.check(rule_inputs(group, **SSH))
     started = time.monotonic()
     message = error_of(process.create, checked.inputs)
+    finished = time.monotonic()
     posts = proxy.requests("POST")
-    assert posts, "at least the first POST is sent"
-    # the last POST left enough time for its answer before the deadline
-    assert posts[-1].at - started <= deadline - answer_window + 0.1
+    assert len(posts) >= 2, "the first POST and at least one retry are sent"
+    # No POST was abandoned to a hopeless timeout: the provider was still waiting when the
+    # answer to its last POST came (0.25 s after it arrived), so it never gave up on a POST
+    # that could still commit.
+    assert posts[-1].at + 0.25 <= finished
     assert "may have created" in message  # a 503 is ambiguous: it says so
-    assert time.monotonic() - started < deadline + 1.0
+    assert finished - started < deadline + 1.0
 
 
 def test_a_deadline_that_passed_before_any_post_says_nothing_was_created(
