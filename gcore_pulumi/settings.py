@@ -57,6 +57,18 @@ SETTINGS: Final = (
         "GCORE_READ_CACHE_SECONDS",
         "how long a group read serves refreshes",
     ),
+    Setting(
+        "task_poll_max",
+        "gcore:taskPollMax",
+        "GCORE_TASK_POLL_MAX",
+        "longest wait between two polls of a Gcore task, s",
+    ),
+    Setting(
+        "task_notice_after",
+        "gcore:taskNoticeAfter",
+        "GCORE_TASK_NOTICE_AFTER",
+        "a task still running after this many s gets one log line",
+    ),
 )
 
 
@@ -81,6 +93,10 @@ class Settings:
     """A server's Retry-After is honoured up to this many seconds."""
     allow_insecure_http: bool = False
     read_cache_seconds: float = 2.0
+    task_poll_max: float = 3.0
+    """Cap on the wait between two polls of a task (see ``tasks.poll_offsets``)."""
+    task_notice_after: float = 5.0
+    """A task running longer than this gets one diagnostic line."""
 
     @classmethod
     def load(
@@ -240,4 +256,6 @@ _PARSERS: Final[dict[str, Callable[[Any, str], Any]]] = {
     "retry_backoff": _number(float, 0),
     "allow_insecure_http": _bool,
     "read_cache_seconds": _number(float, 0),
+    "task_poll_max": _number(float, 0.01),
+    "task_notice_after": _number(float, 0),
 }
