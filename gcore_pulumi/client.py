@@ -410,10 +410,20 @@ class GcoreClient:
 
     # --- writes ---------------------------------------------------------------------
 
+    def _rules_path(self, spec: RuleSpec) -> str:
+        if self._settings.rule_api == "v2":
+            scope = f"{spec.project_id}/{spec.region_id}/{spec.group_id}"
+            return f"/cloud/v2/security_groups/{scope}/rules"
+        return self._group_path(spec.project_id, spec.region_id, spec.group_id) + "/rules"
+
     def create_rule(self, spec: RuleSpec) -> Created:
         """POST the rule exactly once in effect: never a duplicate, never a lost rule, and
-        never a rule that was there before (unless ``adopt_existing``)."""
-        path = self._group_path(spec.project_id, spec.region_id, spec.group_id) + "/rules"
+        never a rule that was there before (unless ``adopt_existing``).
+
+        With ``gcore:ruleApi`` v2 the POST answers a task; the rule exists when the task
+        finishes, and is then read from the group. Everything else is the same for both.
+        """
+        path = self._rules_path(spec)
         key = (spec.project_id, spec.region_id, spec.group_id)
         # Two creates of the same rule in one process (declared twice) run one after the
         # other, so the second sees the first's rule as owned instead of racing to adopt it.
@@ -442,13 +452,16 @@ class GcoreClient:
             before = self._snapshot(spec)
         retry = self._retry.new()
         ambiguous = False
+        v2 = self._settings.rule_api == "v2"
+        body = spec.request_body_v2() if v2 else spec.request_body()
+        since = datetime.now(timezone.utc) - _TASK_LOOKBACK
         while True:
             if ambiguous:
-                settled = self._settle(spec, path, before)
+                settled = self._settle(spec, path, before, since if v2 else None)
                 if settled is not None:
                     return settled
             try:
-                response = self._send("POST", path, spec.request_body())
+                response = self._send("POST", path, body)
             except TransportError as error:
                 if not error.maybe_sent:
                     # Never sent: urllib3 already retried the connection as often as the
@@ -463,6 +476,13 @@ class GcoreClient:
                 continue
             status = response.status_code
             maybe = _MAYBE_CREATED if ambiguous else None
+            if 200 <= status < 300 and v2:
+                try:
+                    return self._created_by_task(spec, path, response, before, ambiguous)
+                except _TaskLost as lost:
+                    ambiguous = True
+                    retry = self._next_try(retry, path, lost.reason, None, ambiguous)
+                    continue
             if 200 <= status < 300:
                 return Created(
                     self._parse(ApiRule, response, "POST", path, _MAYBE_CREATED), "created"
@@ -479,7 +499,62 @@ class GcoreClient:
             self._expect(response, "POST", path, hint=maybe)
             raise _unexpected(response, "POST", path, f"HTTP {status}", maybe)
 
-    def _settle(self, spec: RuleSpec, path: str, before: frozenset[str]) -> Created | None:
+    def _created_by_task(
+        self,
+        spec: RuleSpec,
+        path: str,
+        response: requests.Response,
+        before: frozenset[str],
+        ambiguous: bool,
+    ) -> Created:
+        """v2: wait for the create's task and read the rule it made from the group.
+
+        A task in ERROR made nothing: if the group now holds a matching rule (Gcore refused
+        a duplicate through the task instead of a 409), that is settled exactly as a 409;
+        otherwise the task's error is the answer. A task that cannot be polled (its answers
+        lost) raises ``_TaskLost``, so the create settles as after any ambiguous failure.
+        """
+        answered = time.monotonic()
+        tasks = self._parse(ApiTaskIds, response, "POST", path, _MAYBE_CREATED).tasks
+        if not tasks:
+            raise _unexpected(response, "POST", path, "no task id in the answer", _MAYBE_CREATED)
+        try:
+            task = self.wait_for_task(tasks[0], started=answered, hint=_MAYBE_CREATED)
+        except TaskFailedError as failed:
+            group = self.get_group(spec.project_id, spec.region_id, spec.group_id)
+            existing = _match(spec, group) if group is not None else None
+            if existing is None:
+                raise
+            body = {"message": failed.error or "Security group rule already exists"}
+            return self._claim(
+                spec, path, existing, ours=ambiguous and existing.id not in before, body=body
+            )
+        except TaskPendingError:
+            raise
+        except (ServerError, RateLimitError, TransportError) as error:
+            raise _TaskLost(f"task {tasks[0]} could not be followed ({error})") from None
+        made = task.created_resources.security_group_rules if task.created_resources else None
+        key = (spec.project_id, spec.region_id, spec.group_id)
+        finished = time.monotonic()
+        # Creates finishing together in one group share the read that follows them.
+        group = self._groups.get_fresh(key, lambda: self.get_group(*key), finished)
+        rule = group.find(made[0]) if group is not None and made else None
+        if rule is None and made:  # not in a shared answer: read once more, alone
+            group = self.get_group(*key)
+            rule = group.find(made[0]) if group is not None else None
+        if rule is None:
+            raise ApiError(
+                200,
+                "GET",
+                f"/cloud/v1/tasks/{tasks[0]}",
+                "the task finished, but the rule it made is not in the group",
+                hint=_MAYBE_CREATED,
+            )
+        return Created(rule, "created")
+
+    def _settle(
+        self, spec: RuleSpec, path: str, before: frozenset[str], since: datetime | None
+    ) -> Created | None:
         """After an ambiguous failure: did an earlier try of THIS create make the rule?
 
         A matching rule that was not in the group before the first POST, and that no other
@@ -487,8 +562,20 @@ class GcoreClient:
         before is someone else's: fail as Gcore's 409 would (or adopt it if allowed).
         None means no match, or the group could not be read now: post again (Gcore
         answers 409 if the earlier try did commit, and that is settled the same way).
+
+        With v2 (``since`` given) a rule appears only when its task finishes, so first wait
+        for the project's rule-create tasks still running since just before the first POST.
         """
         try:
+            if since is not None:
+                for task in self._pending_tasks(
+                    spec.project_id,
+                    spec.region_id,
+                    "create_security_group_rule",
+                    since.isoformat(timespec="seconds"),
+                ):
+                    with contextlib.suppress(TaskFailedError):
+                        self.wait_for_task(task.id)
             group = self.get_group(spec.project_id, spec.region_id, spec.group_id)
         except (ServerError, RateLimitError, TransportError) as error:
             log.warning(
@@ -580,19 +667,46 @@ class GcoreClient:
         return retry
 
     def delete_rule(self, project_id: int, region_id: int, group_id: str, rule_id: str) -> bool:
-        """Delete the rule; False if Gcore says it (or its group) was already gone."""
-        path = f"/cloud/v1/securitygrouprules/{project_id}/{region_id}/{rule_id}"
+        """Delete the rule; False if Gcore says it (or its group) was already gone.
+
+        With ``gcore:ruleApi`` v2 the DELETE answers a task, waited for here. A DELETE is
+        safe to send twice, so lost answers are retried; a task that ends in ERROR because
+        the rule is already gone (a retried DELETE's twin did it) counts as deleted.
+        """
+        v2 = self._settings.rule_api == "v2"
+        path = (
+            f"/cloud/v2/security_groups/{project_id}/{region_id}/{group_id}/rules/{rule_id}"
+            if v2
+            else f"/cloud/v1/securitygrouprules/{project_id}/{region_id}/{rule_id}"
+        )
         try:
             with self._operation():
                 response = self._send("DELETE", path)
+                if self._gone(response, "DELETE", path):
+                    self.owned.discard(rule_id)
+                    return False
+                answer = self._expect(response, "DELETE", path)
+                if v2:
+                    self._wait_for_delete(project_id, region_id, group_id, rule_id, path, answer)
         finally:
             self._groups.invalidate((project_id, region_id, group_id))
-        if self._gone(response, "DELETE", path):
-            self.owned.discard(rule_id)
-            return False
-        self._expect(response, "DELETE", path)
         self.owned.discard(rule_id)
         return True
+
+    def _wait_for_delete(
+        self, project_id: int, region_id: int, group_id: str, rule_id: str, path: str, answer: Any
+    ) -> None:
+        try:
+            tasks = ApiTaskIds.model_validate(answer).tasks
+        except ValidationError:
+            raise ApiError(200, "DELETE", path, "unexpected answer (no task list)") from None
+        for task_id in tasks:
+            try:
+                self.wait_for_task(task_id)
+            except TaskFailedError:
+                group = self.get_group(project_id, region_id, group_id)
+                if group is not None and group.find(rule_id) is not None:
+                    raise
 
     # --- security groups and tasks (issue 9) ----------------------------------------------
     #
@@ -943,6 +1057,14 @@ class GcoreClient:
         except TransportError as error:
             raise TransportError("GET", path, error.reason, maybe_sent=error.maybe_sent) from None
         return self._parse(model, response, "GET", path), response
+
+
+class _TaskLost(Exception):
+    """A v2 create's task could not be followed: the create is ambiguous."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class _KeyedLocks:

@@ -67,6 +67,13 @@ class RuleSpec(BaseModel):
         """The v1 POST body: only the rule's own fields, nulls left out."""
         return self.model_dump(include=set(BODY_KEYS), exclude_none=True)
 
+    def request_body_v2(self) -> dict[str, Any]:
+        """The v2 POST body: as v1, but v2 has no ``any`` protocol (null means all)."""
+        body = self.request_body()
+        if body.get("protocol") == "any":
+            body["protocol"] = None
+        return body
+
     def as_props(self) -> dict[str, Any]:
         """The inputs as the engine should store them."""
         return {key: getattr(self, key) for key in INPUT_KEYS}

@@ -10,7 +10,7 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
@@ -45,6 +45,12 @@ SETTINGS: Final = (
     ),
     Setting("deadline", "gcore:deadline", "GCORE_DEADLINE", "overall time per operation, s"),
     Setting("retry_backoff", "gcore:retryBackoff", "GCORE_RETRY_BACKOFF", "first backoff, s"),
+    Setting(
+        "rule_api",
+        "gcore:ruleApi",
+        "GCORE_RULE_API",
+        "Gcore API that creates and deletes rules: v1 (default) or v2",
+    ),
     Setting(
         "allow_insecure_http",
         "gcore:allowInsecureHttp",
@@ -91,6 +97,9 @@ class Settings:
     retry_backoff_max: float = 8.0
     max_retry_after: float = 60.0
     """A server's Retry-After is honoured up to this many seconds."""
+    rule_api: Literal["v1", "v2"] = "v1"
+    """Which of Gcore's APIs creates and deletes rules: ``v1`` (synchronous, deprecated by
+    Gcore) or ``v2`` (asynchronous tasks). Reads are the same; so is the state."""
     allow_insecure_http: bool = False
     read_cache_seconds: float = 2.0
     task_poll_max: float = 3.0
@@ -244,7 +253,19 @@ def _url(raw: Any, source: str) -> str:
     return str(raw).strip().rstrip("/")
 
 
+def _rule_api(raw: Any, source: str) -> str:
+    text = str(raw).strip().lower()
+    if text in ("v1", "v2"):
+        return text
+    raise ConfigurationError(
+        f"{source} must be v1 or v2 (the Gcore API that creates and deletes rules; "
+        "v1 is the default)",
+        key=source,
+    )
+
+
 _PARSERS: Final[dict[str, Callable[[Any, str], Any]]] = {
+    "rule_api": _rule_api,
     "api_key": _api_key,
     "base_url": _url,
     "project_id": _number(int, 1),
