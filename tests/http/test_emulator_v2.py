@@ -759,3 +759,18 @@ def test_wrong_method_is_405_with_allow(cloud: Cloud, method: str, path: str, al
 )
 def test_unknown_v2_paths_are_404(cloud: Cloud, path: str) -> None:
     assert_error(cloud.call("GET", path.format(g=uuid.uuid4())), 404, "NotFoundError")
+
+
+def test_remote_group_deleted_before_the_task_runs(emulator: GcoreEmulator) -> None:
+    emulator.task_delay = 0.3
+    with Cloud(emulator) as cloud:
+        group_id = emulator.create_group(name="g")
+        remote = emulator.create_group(name="remote")
+        body = {"direction": "ingress", "remote_group_id": remote}
+        rule_task = cloud.one_task(cloud.create_rule(group_id, body))
+        group_task = cloud.one_task(cloud.create_group({"name": "new", "rules": [body]}))
+        emulator.delete_group(remote)
+        for task_id in (rule_task, group_task):
+            task = cloud.wait(task_id)
+            assert task["state"] == "ERROR" and remote in task["error"]
+        assert emulator.all_rules() == [] and cloud.groups(name="new").json()["count"] == 0
