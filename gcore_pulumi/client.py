@@ -535,9 +535,10 @@ class GcoreClient:
             raise _TaskLost(f"task {tasks[0]} could not be followed ({error})") from None
         made = task.created_resources.security_group_rules if task.created_resources else None
         key = (spec.project_id, spec.region_id, spec.group_id)
-        finished = time.monotonic()
-        # Creates finishing together in one group share the read that follows them.
-        group = self._groups.get_fresh(key, lambda: self.get_group(*key), finished)
+        # Creates finishing together in one group share the read that follows them: any
+        # read sent after this POST was answered may hold the rule; if it does not, the
+        # group is read again below.
+        group = self._groups.get_fresh(key, lambda: self.get_group(*key), answered)
         rule = group.find(made[0]) if group is not None and made else None
         if rule is None and made:  # not in a shared answer: read once more, alone
             group = self.get_group(*key)

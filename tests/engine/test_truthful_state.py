@@ -17,7 +17,7 @@ from gcore_pulumi.testing import GcoreEmulator
 from gcore_pulumi.testing.engine import ProviderRpcError
 
 from ..standin import HTML_404, StandIn
-from .conftest import Engine, rule_inputs
+from .conftest import RULE_APIS, Engine, rule_inputs
 
 SSH = {"protocol": "tcp", "port_range_min": 22, "port_range_max": 22}
 
@@ -70,6 +70,7 @@ def test_refresh_keeps_the_rule_when_a_404_is_not_gcores(
     assert [r["id"] for r in emulator.rules(group)] == [rule_id]
 
 
+@RULE_APIS
 @pytest.mark.parametrize("shape", sorted(NOT_GCORE_404S))
 def test_destroy_fails_when_a_404_is_not_gcores(
     engine: Engine, emulator: GcoreEmulator, group: str, proxy: StandIn, shape: str
@@ -105,6 +106,7 @@ def test_base_url_with_query_or_fragment_is_refused_naming_the_setting(
 # --- 2. only a 2xx is success ---------------------------------------------------------
 
 
+@RULE_APIS
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
 def test_a_redirected_delete_is_not_a_delete(
     engine: Engine, emulator: GcoreEmulator, group: str, proxy: StandIn, status: int
@@ -136,6 +138,7 @@ def test_a_redirect_on_read_or_create_is_an_error(
 # --- 3. never adopt what was there before ---------------------------------------------
 
 
+@RULE_APIS
 @pytest.mark.parametrize("fault", ["503", "502", "drop"])
 def test_a_failed_post_never_adopts_someone_elses_identical_rule(
     engine: Engine, emulator: GcoreEmulator, group: str, fault: str
@@ -151,6 +154,7 @@ def test_a_failed_post_never_adopts_someone_elses_identical_rule(
     assert emulator.rules(group) == [foreign]
 
 
+@RULE_APIS
 def test_a_409_on_a_retry_never_adopts_a_rule_that_was_there_before(
     engine: Engine, emulator: GcoreEmulator, group: str
 ) -> None:
@@ -164,6 +168,7 @@ def test_a_409_on_a_retry_never_adopts_a_rule_that_was_there_before(
     assert emulator.rules(group) == [foreign]
 
 
+@RULE_APIS
 @pytest.mark.parametrize("fault", ["commit_then_502", "commit_then_drop"])
 def test_a_rule_our_own_lost_post_made_is_adopted_once(
     engine: Engine, emulator: GcoreEmulator, group: str, fault: str
@@ -173,6 +178,7 @@ def test_a_rule_our_own_lost_post_made_is_adopted_once(
     assert [r["id"] for r in emulator.rules(group)] == [rule_id]
 
 
+@RULE_APIS
 def test_adopt_existing_may_take_a_rule_that_was_there_before_after_a_failure(
     engine: Engine, emulator: GcoreEmulator, group: str
 ) -> None:
@@ -201,6 +207,7 @@ def test_concurrent_creates_share_one_snapshot(
 # --- 4. nothing is sent after giving up ---------------------------------------------------
 
 
+@RULE_APIS
 def test_no_post_is_sent_once_the_deadline_cannot_cover_an_answer(
     engine: Engine, emulator: GcoreEmulator, group: str, proxy: StandIn
 ) -> None:
@@ -344,6 +351,7 @@ def test_a_rule_read_twice_is_read_from_the_api_again(
 # --- 10. one rule, one owner --------------------------------------------------------------
 
 
+@RULE_APIS
 @pytest.mark.parametrize("adopt", [False, True])
 def test_the_same_rule_declared_twice_fails_and_is_never_owned_twice(
     engine: Engine, emulator: GcoreEmulator, group: str, adopt: bool
