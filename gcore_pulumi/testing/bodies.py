@@ -192,8 +192,6 @@ class GroupPatch:
     tags: dict[str, str | None] | None = None
     #: The complete desired rule set, if given.
     rules: list[RuleSpec] | None = None
-    #: Keys of the body, for the task's ``data``.
-    keys: tuple[str, ...] = field(default=())
 
 
 def validate_group_patch(body: object) -> GroupPatch:
@@ -218,7 +216,6 @@ def validate_group_patch(body: object) -> GroupPatch:
         tags_given="tags" in data,
         tags=tags,
         rules=rules,
-        keys=tuple(data),
     )
 
 

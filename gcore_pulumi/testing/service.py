@@ -114,6 +114,14 @@ class CloudState:
             # Neutron checks that the referenced group exists for the same tenant.
             self.groups.get(project_id, region_id, remote)
 
+    def _task_check_remotes(self, project_id: int, region_id: int, specs: list[RuleSpec]) -> None:
+        """At task time: every remote group still exists, else the task fails."""
+        for spec in specs:
+            remote = spec["remote_group_id"]
+            group = None if remote is None else self.groups.find(remote)
+            if remote is not None and (group is None or not group.in_scope(project_id, region_id)):
+                raise TaskFailure(f"Security group {remote} not found.")
+
     def _insert(self, group: Group, spec: RuleSpec) -> dict[str, Any]:
         rule = self.rules.insert(group.id, self.ids.new(), spec)
         group.touch()
@@ -261,9 +269,7 @@ class CloudState:
         self._check_rule_list(project_id, region_id, rules)
 
         def apply() -> _Resources:
-            for rule in rules:
-                if rule["remote_group_id"] and self.groups.find(rule["remote_group_id"]) is None:
-                    raise TaskFailure(f"Security group {rule['remote_group_id']} not found.")
+            self._task_check_remotes(project_id, region_id, rules)
             now = api_timestamp()
             group = Group(
                 id=self.ids.new(),
@@ -329,10 +335,7 @@ class CloudState:
             wanted: list[RuleSpec] = []
             if patch.rules is not None:
                 doomed, wanted = self._rule_plan(target, patch.rules)
-                for spec in wanted:
-                    remote = spec["remote_group_id"]
-                    if remote and self.groups.find(remote) is None:
-                        raise TaskFailure(f"Security group {remote} not found.")
+                self._task_check_remotes(project_id, region_id, wanted)
             name = target.name if patch.name is None else patch.name
             description = target.description if patch.description is None else patch.description
             if (name, description) != (target.name, target.description):
@@ -379,9 +382,7 @@ class CloudState:
             target = self.groups.find(group_id)
             if target is None or not target.in_scope(project_id, region_id):
                 raise TaskFailure(f"Security group {group_id} not found.")
-            remote = spec["remote_group_id"]
-            if remote and self.groups.find(remote) is None:
-                raise TaskFailure(f"Security group {remote} not found.")
+            self._task_check_remotes(project_id, region_id, [spec])
             existing = self.rules.duplicate_of(target.id, spec)
             if existing is not None:
                 raise TaskFailure(_duplicate(existing))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -230,10 +230,6 @@ class TaskStore:
     def view(self, task: Task) -> dict[str, Any]:
         """The task as the API answers it now."""
         return task.view(self._clock())
-
-    def pending(self) -> Iterable[Task]:
-        """Tasks not yet ended."""
-        return list(self._pending)
 
     def select(self, query: TaskQuery) -> dict[str, Any]:
         """``GET /cloud/v1/tasks``: ``{"count": matching, "results": [one page]}``."""
