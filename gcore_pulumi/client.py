@@ -809,6 +809,15 @@ class GcoreClient:
                     if response.status_code < 500:
                         self._expect(response, "POST", path)
                     cause = f"HTTP {response.status_code}"
+                # Ambiguous: the try may still be on its way through Gcore. Wait as the retry
+                # policy says, then find out what it did; only then may it be sent again.
+                spent = _budget_spent(retry)
+                if not spent:
+                    retry = _counted(retry, "POST", path, response)
+                    try:
+                        retry.sleep(response.raw if response is not None else None)
+                    except DeadlineExceeded:
+                        spent = True
                 found = self._made_by_earlier_try(spec, known, since, path, cause)
                 if found is not None:
                     log.warning(
@@ -818,8 +827,19 @@ class GcoreClient:
                         found.id,
                     )
                     return CreatedGroup(found, "reconciled")
-                retry = self._spend_retry(
-                    retry, "POST", path, cause, response, note=" (no group was made: checked)"
+                if spent:
+                    if response is not None:
+                        self._expect(response, "POST", path, hint=_NO_GROUP_MADE)
+                    raise TransportError(
+                        "POST", path, f"{cause}; no retries or time left. {_NO_GROUP_MADE}"
+                    )
+                log.warning(
+                    "gcore: POST %s got %s; no group was made (checked); posting again "
+                    "(retry %d of %d)",
+                    path,
+                    cause,
+                    len(retry.history),
+                    self._settings.max_retries,
                 )
 
     def update_group(
@@ -902,31 +922,26 @@ class GcoreClient:
         path: str,
         cause: str,
         response: requests.Response | None,
-        note: str = "",
     ) -> PolicyRetry:
-        """Count one failed try against the budget and wait as the policy says (Retry-After
-        honoured); when the budget or the deadline runs out, raise the last failure."""
-        if isinstance(retry.total, int) and retry.total <= 0:
+        """Count one failed try against the budget, log it, and wait as the policy says
+        (Retry-After honoured); when the budget or the deadline runs out, raise the failure."""
+        if _budget_spent(retry):
             if response is not None:
-                self._expect(response, method, path, hint=note.strip(" ()") or None)
-            raise TransportError(method, path, f"{cause}; no retries left (gcore:maxRetries){note}")
-        status = response.status_code if response is not None else None
-        history = (*retry.history, RequestHistory(method, path, None, status, None))
-        total = retry.total - 1 if isinstance(retry.total, int) else retry.total
-        retry = retry.new(total=total, history=history)
+                self._expect(response, method, path)
+            raise TransportError(method, path, f"{cause}; no retries left (gcore:maxRetries)")
+        retry = _counted(retry, method, path, response)
         log.warning(
-            "gcore: %s %s got %s%s; retrying (retry %d of %d)",
+            "gcore: %s %s got %s; retrying (retry %d of %d)",
             method,
             path,
             cause,
-            note,
-            len(history),
+            len(retry.history),
             self._settings.max_retries,
         )
         try:
             retry.sleep(response.raw if response is not None else None)
         except DeadlineExceeded as stop:
-            raise TransportError(method, path, f"gave up: {stop}{note}") from None
+            raise TransportError(method, path, f"gave up: {stop}") from None
         return retry
 
     def _new_group(
@@ -1258,6 +1273,21 @@ _GROUP_IN_USE: Final = (
     "The group is still attached to instances (or ports): detach it from them, or delete "
     "those instances, then run `pulumi destroy` (or `pulumi up`) again"
 )
+
+
+_NO_GROUP_MADE: Final = "No group was made (checked), so none is left behind"
+
+
+def _budget_spent(retry: PolicyRetry) -> bool:
+    return isinstance(retry.total, int) and retry.total <= 0
+
+
+def _counted(retry: PolicyRetry, method: str, path: str, response: Any) -> PolicyRetry:
+    """``retry`` with one more failed try of ``method`` ``path`` counted against it."""
+    status = response.status_code if response is not None else None
+    history = (*retry.history, RequestHistory(method, path, None, status, None))
+    total = retry.total - 1 if isinstance(retry.total, int) else retry.total
+    return retry.new(total=total, history=history)
 
 
 def _gcore_time(response: requests.Response) -> datetime:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from gcore_pulumi.client import GcoreClient
-from gcore_pulumi.errors import NotFoundError, RateLimitError, TransportError
+from gcore_pulumi.errors import NotFoundError, RateLimitError, ServerError, TransportError
 from gcore_pulumi.group_schema import canonical_group_state
 from gcore_pulumi.models import GroupSpec
 from gcore_pulumi.schema import Defaults
@@ -141,3 +141,20 @@ def test_list_reads_every_page_and_filters_by_exact_name(api: GcoreEmulator) -> 
     assert len(client.list_groups(1, 1)) == 1003
     assert len(client.list_groups(1, 1, "many")) == 501
     assert client.list_groups(1, 1, "man") == []
+
+
+def test_ambiguous_failures_that_made_nothing_end_saying_so(api: GcoreEmulator) -> None:
+    api.faults.add("502", method="POST", path_prefix=V2, times=10)
+    client = make_client(api, max_retries=2)
+    with pytest.raises(ServerError) as caught:
+        client.create_group(spec())
+    assert "No group was made (checked)" in str(caught.value)
+    assert api.count("POST", V2) == 3 and api.groups() == []
+
+
+def test_last_allowed_try_that_made_the_group_is_still_adopted(api: GcoreEmulator) -> None:
+    api.faults.add("commit_then_drop", method="POST", path_prefix=V2, times=1)
+    client = make_client(api, max_retries=0)
+    created = client.create_group(spec())
+    assert created.how == "reconciled"
+    assert [g["id"] for g in api.groups()] == [created.group.id]
