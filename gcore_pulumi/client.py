@@ -476,14 +476,14 @@ class GcoreClient:
                 continue
             status = response.status_code
             maybe = _MAYBE_CREATED if ambiguous else None
-            if 200 <= status < 300 and v2:
+            if _succeeded(response) and v2:
                 try:
                     return self._created_by_task(spec, path, response, before, ambiguous)
                 except _TaskLost as lost:
                     ambiguous = True
                     retry = self._next_try(retry, path, lost.reason, None, ambiguous)
                     continue
-            if 200 <= status < 300:
+            if _succeeded(response):
                 return Created(
                     self._parse(ApiRule, response, "POST", path, _MAYBE_CREATED), "created"
                 )
@@ -754,7 +754,7 @@ class GcoreClient:
                     time.sleep(pause)
                 last_poll = wake
                 response = self._send_in_time("GET", path)
-                if not response.ok:
+                if not _succeeded(response):
                     gone = _TASK_UNKNOWN if response.status_code == 404 else None
                     self._expect(response, "GET", path, hint=gone)
                 task = self._parse(ApiTask, response, "GET", path)
@@ -800,7 +800,7 @@ class GcoreClient:
                         raise
                     cause = error.reason
                 else:
-                    if response.ok:
+                    if _succeeded(response):
                         answered = time.monotonic()
                         return CreatedGroup(self._new_group(spec, response, path, answered))
                     if response.status_code == 429:
@@ -852,7 +852,7 @@ class GcoreClient:
             with self._operation():
                 if patch:
                     response = self._send_repeatable("PATCH", path, patch)
-                    if not response.ok:
+                    if not _succeeded(response):
                         gone = _GROUP_GONE if response.status_code == 404 else None
                         self._expect(response, "PATCH", path, hint=gone)
                     for task_id in self._parse(ApiTaskIds, response, "PATCH", path).tasks:
@@ -871,7 +871,7 @@ class GcoreClient:
         try:
             with self._operation():
                 response = self._send_in_time("DELETE", path)
-                if response.status_code == 404:
+                if self._gone(response, "DELETE", path):
                     return False
                 in_use = _GROUP_IN_USE if response.status_code == 409 else None
                 body = self._expect(response, "DELETE", path, hint=in_use)
@@ -1167,6 +1167,11 @@ def _joined(text: str, hint: str | None) -> str:
 
 def _reason(response: requests.Response) -> str:
     return f"HTTP {response.status_code} {response.reason or ''}".strip()
+
+
+def _succeeded(response: requests.Response) -> bool:
+    """Only a 2xx is success (requests' ``ok`` also counts redirects)."""
+    return 200 <= response.status_code < 300
 
 
 def _gcore_error_body(response: requests.Response) -> dict[str, Any] | None:
