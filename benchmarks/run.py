@@ -17,7 +17,11 @@ Targets (bounds from the issue; the scaling bound is this benchmark's reading of
    after a write through the same process is never stale;
 5. preview (Check and Diff) makes zero HTTP requests;
 6. create, refresh and destroy cost per rule stays flat from the smallest N to the largest
-   (largest-N per-rule time / smallest-N per-rule time <= 1.5).
+   (largest-N per-rule time / smallest-N per-rule time <= 1.5);
+7. (issue 9) a group create whose task takes 1 s answers within 1.3 s of Gcore's answer to
+   the POST, polling the task at most 10 times (the official SDK's first poll comes at 3 s);
+8. (issue 9) `up` of a program of 1 group + 50 rules costs no more than its parts apart (the
+   group alone plus 50 rules into an existing group): ratio <= 1.3.
 
 The module also serves ``tests/perf`` and ``benchmarks/soak.py``: every measurement is a
 function returning numbers. Exit status 1 when a target fails.
@@ -48,7 +52,7 @@ from pulumi.dynamic import ResourceProvider  # noqa: E402
 from pulumi.dynamic.dynamic import serialize_provider  # noqa: E402
 
 from benchmarks.minimal_provider import MinimalProvider  # noqa: E402
-from gcore_pulumi import SecurityGroupRuleProvider  # noqa: E402
+from gcore_pulumi import SecurityGroupProvider, SecurityGroupRuleProvider  # noqa: E402
 from gcore_pulumi.testing import GcoreEmulator  # noqa: E402
 from gcore_pulumi.testing.engine import UNKNOWN, ProviderProcess  # noqa: E402
 
@@ -450,6 +454,104 @@ def scaling_medians(sizes: Sequence[int], rounds: int) -> dict[int, Scaling]:
     }
 
 
+# ------------------------------------------------------- 7, 8. security groups (issue 9)
+
+TASK_GET = "/cloud/v1/tasks/"
+"""Prefix of a task poll (the task list has no slash after ``tasks``)."""
+
+
+@dataclass
+class GroupCreate:
+    after_post: float
+    """Seconds from Gcore's answer to the POST to the provider's answer to Create."""
+    whole: float
+    """Seconds of the whole Create RPC (snapshot list, POST, task, GET of the group)."""
+    polls: int
+
+
+def group_create(task_seconds: float = 1.0) -> GroupCreate:
+    """One group create through a warm provider process, its task taking `task_seconds`."""
+    with GcoreEmulator(api_key=API_KEY) as emulator:
+        posts: list[float] = []
+        record = emulator._record
+
+        def timed(entry: Any) -> None:  # the log entry is written just before the answer
+            if entry.method == "POST":
+                posts.append(time.perf_counter())
+            record(entry)
+
+        emulator._record = timed  # type: ignore[method-assign,assignment]
+        with provider_process(SecurityGroupProvider(), emulator) as process:
+            process.create(process.check({"name": "warm-up"}).inputs)  # imports, connection
+            emulator.task_delays["create_security_group"] = task_seconds
+            checked = process.check({"name": "bench"})
+            polls_before = emulator.count("GET", TASK_GET)
+            started = time.perf_counter()
+            process.create(checked.inputs)
+            ended = time.perf_counter()
+        return GroupCreate(
+            ended - posts[-1], ended - started, emulator.count("GET", TASK_GET) - polls_before
+        )
+
+
+@dataclass
+class GroupProgram:
+    program: float
+    """Seconds to create 1 group, then its rules (as `pulumi up` orders them)."""
+    parts: float
+    """Seconds to create a group alone plus the same rules into an existing group."""
+    refresh: float
+    destroy: float
+
+
+def group_program(rules: int = 50, threads: int = SCALING_THREADS) -> GroupProgram:
+    """A program of 1 group + `rules` rules through one provider process serving both
+    resource types (as the engine's does): up, refresh, destroy; and its parts apart."""
+    group_provider = serialize_provider(SecurityGroupProvider())
+
+    def make_group(process: ProviderProcess, name: str) -> tuple[str, dict[str, Any]]:
+        checked = process.check({"__provider": group_provider, "name": name})
+        group_id, outputs = process.create({**checked.inputs, "__provider": group_provider})
+        return group_id, {**outputs, "__provider": group_provider}
+
+    with GcoreEmulator(api_key=API_KEY) as emulator:
+        with provider_process(SecurityGroupRuleProvider(), emulator) as process:
+            warm_id, _ = make_group(process, "warm-up")
+            up(process, warm_id, 1, first=rules)
+            started = time.perf_counter()
+            make_group(process, "alone")
+            group_alone = time.perf_counter() - started
+            started = time.perf_counter()
+            up(process, warm_id, rules, threads)
+            rules_alone = time.perf_counter() - started
+            started = time.perf_counter()
+            group_id, group_outputs = make_group(process, "program")
+            state = up(process, group_id, rules, threads)
+            program = time.perf_counter() - started
+            started = time.perf_counter()
+            reads, errors = run_parallel(
+                lambda i: (
+                    process.read(*state[i])
+                    if i < rules
+                    else process.read(group_id, group_outputs, group_outputs)
+                ),
+                rules + 1,
+                threads,
+            )
+            refresh = time.perf_counter() - started
+            if errors or any(read.id == "" for read in reads):
+                raise RuntimeError(f"refresh of the program failed: {errors[:1]!r}")
+            started = time.perf_counter()
+            _, errors = run_parallel(
+                lambda i: process.delete(state[i][0], state[i][1]), rules, threads
+            )
+            process.delete(group_id, group_outputs)
+            destroy = time.perf_counter() - started
+            if errors or any(g["id"] == group_id for g in emulator.groups()):
+                raise RuntimeError(f"destroy of the program failed: {errors[:1]!r}")
+        return GroupProgram(program, group_alone + rules_alone, refresh, destroy)
+
+
 # ---------------------------------------------------------------------------- the table
 
 
@@ -553,6 +655,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append(Row(f"6. {phase} per rule, N={sizes[-1]} vs N={sizes[0]}", _ms(a),
                         f"{_ms(b)} (N={sizes[0]})", f"{a / b:.2f}", "<= 1.5",
                         a / b <= 1.5))  # fmt: skip
+
+    # 7, 8. security groups
+    say(f"group create with a 1 s task: {rounds} rounds ...")
+    creates_g = [group_create(1.0) for _ in range(rounds)]
+    after = median([c.after_post for c in creates_g])
+    whole = median([c.whole for c in creates_g])
+    polls = max(c.polls for c in creates_g)
+    rows.append(Row("7. group create, 1 s task: POST answer to Create answer", _ms(after),
+                    "3000 ms (SDK: first poll at 3 s)", f"{after / 3.0:.2f}", "<= 1.3 s",
+                    after <= 1.3))  # fmt: skip
+    rows.append(Row("7. group create, 1 s task: task polls (most of any round)", str(polls),
+                    "-", "-", "<= 10", polls <= 10))  # fmt: skip
+    rows.append(Row("7. (info) whole Create RPC (list + POST + task + GET)", _ms(whole), "-",
+                    "-", "none", True, info=True))  # fmt: skip
+    say(f"1 group + 50 rules: {scaling_rounds + 2} rounds ...")
+    programs = [group_program(50) for _ in range(scaling_rounds + 2)]
+    whole_up = median([p.program for p in programs])
+    parts = median([p.parts for p in programs])
+    rows.append(Row("8. up of 1 group + 50 rules vs its parts apart", _ms(whole_up),
+                    f"{_ms(parts)} (parts)", f"{whole_up / parts:.2f}", "<= 1.3",
+                    whole_up / parts <= 1.3))  # fmt: skip
+    rows.append(Row("8. (info) refresh / destroy of 1 group + 50 rules",
+                    f"{_ms(median([p.refresh for p in programs]))} / "
+                    f"{_ms(median([p.destroy for p in programs]))}", "-", "-", "none", True,
+                    info=True))  # fmt: skip
 
     print()
     print_table(rows)

@@ -1,24 +1,44 @@
-"""gcore-pulumi: manage Gcore cloud security group rules with Pulumi.
+"""gcore-pulumi: manage Gcore cloud security groups and their rules with Pulumi.
 
-``SecurityGroupRule`` is the resource; ``SecurityGroupRuleProvider`` is the dynamic
-provider behind it. The offline Gcore API emulator lives in ``gcore_pulumi.testing``.
+``SecurityGroup`` and ``SecurityGroupRule`` are the resources; ``SecurityGroupProvider`` and
+``SecurityGroupRuleProvider`` the dynamic providers behind them; ``get_security_group`` and
+``get_security_group_output`` look up existing groups. The offline Gcore API emulator lives
+in ``gcore_pulumi.testing``.
 """
 
 from ._version import __version__
 from .enums import Direction, Ethertype, Protocol
+from .group_provider import SecurityGroupProvider
+from .group_resource import SecurityGroup, SecurityGroupArgs
+from .lookups import (
+    GetSecurityGroupResult,
+    GetSecurityGroupRuleResult,
+    SecurityGroupLookupError,
+    get_security_group,
+    get_security_group_output,
+)
 from .provider import SecurityGroupRuleProvider
 from .resource import SecurityGroupRule, SecurityGroupRuleArgs
 
 # State stores the provider as a reference to this public name, so internal modules can
 # move without breaking existing stacks (see pulumi-dynamic-providers: by-reference pickling).
 SecurityGroupRuleProvider.__module__ = __name__
+SecurityGroupProvider.__module__ = __name__
 
 __all__ = [
     "Direction",
     "Ethertype",
+    "GetSecurityGroupResult",
+    "GetSecurityGroupRuleResult",
     "Protocol",
+    "SecurityGroup",
+    "SecurityGroupArgs",
+    "SecurityGroupLookupError",
+    "SecurityGroupProvider",
     "SecurityGroupRule",
     "SecurityGroupRuleArgs",
     "SecurityGroupRuleProvider",
     "__version__",
+    "get_security_group",
+    "get_security_group_output",
 ]

@@ -23,15 +23,16 @@ import contextlib
 import contextvars
 import email.utils
 import logging
+import math
 import os
 import re
 import threading
 import time
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Final, Literal, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from pydantic import BaseModel, ValidationError
@@ -43,6 +44,7 @@ from ._version import __version__
 from .errors import (
     ApiError,
     ConflictError,
+    GcoreError,
     NotFoundError,
     RateLimitError,
     ServerError,
@@ -50,10 +52,21 @@ from .errors import (
     UnexpectedAnswerError,
 )
 from .group_cache import GroupReadCache, SnapshotCache
-from .models import ApiGroup, ApiRule, RuleSpec
+from .models import (
+    ApiGroup,
+    ApiGroupPage,
+    ApiGroupSummary,
+    ApiRule,
+    ApiTask,
+    ApiTaskIds,
+    ApiTaskPage,
+    GroupSpec,
+    RuleSpec,
+)
 from .ownership import OwnedRules
 from .schema import duplicate_key
 from .settings import Settings
+from .tasks import PENDING_STATES, TaskFailedError, TaskPendingError, poll_offsets
 
 log = logging.getLogger("gcore_pulumi")
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -397,10 +410,20 @@ class GcoreClient:
 
     # --- writes ---------------------------------------------------------------------
 
+    def _rules_path(self, spec: RuleSpec) -> str:
+        if self._settings.rule_api == "v2":
+            scope = f"{spec.project_id}/{spec.region_id}/{spec.group_id}"
+            return f"/cloud/v2/security_groups/{scope}/rules"
+        return self._group_path(spec.project_id, spec.region_id, spec.group_id) + "/rules"
+
     def create_rule(self, spec: RuleSpec) -> Created:
         """POST the rule exactly once in effect: never a duplicate, never a lost rule, and
-        never a rule that was there before (unless ``adopt_existing``)."""
-        path = self._group_path(spec.project_id, spec.region_id, spec.group_id) + "/rules"
+        never a rule that was there before (unless ``adopt_existing``).
+
+        With ``gcore:ruleApi`` v2 the POST answers a task; the rule exists when the task
+        finishes, and is then read from the group. Everything else is the same for both.
+        """
+        path = self._rules_path(spec)
         key = (spec.project_id, spec.region_id, spec.group_id)
         # Two creates of the same rule in one process (declared twice) run one after the
         # other, so the second sees the first's rule as owned instead of racing to adopt it.
@@ -429,13 +452,16 @@ class GcoreClient:
             before = self._snapshot(spec)
         retry = self._retry.new()
         ambiguous = False
+        v2 = self._settings.rule_api == "v2"
+        body = spec.request_body_v2() if v2 else spec.request_body()
+        since = datetime.now(timezone.utc) - _TASK_LOOKBACK
         while True:
             if ambiguous:
-                settled = self._settle(spec, path, before)
+                settled = self._settle(spec, path, before, since if v2 else None)
                 if settled is not None:
                     return settled
             try:
-                response = self._send("POST", path, spec.request_body())
+                response = self._send("POST", path, body)
             except TransportError as error:
                 if not error.maybe_sent:
                     # Never sent: urllib3 already retried the connection as often as the
@@ -450,7 +476,14 @@ class GcoreClient:
                 continue
             status = response.status_code
             maybe = _MAYBE_CREATED if ambiguous else None
-            if 200 <= status < 300:
+            if _succeeded(response) and v2:
+                try:
+                    return self._created_by_task(spec, path, response, before, ambiguous)
+                except _TaskLost as lost:
+                    ambiguous = True
+                    retry = self._next_try(retry, path, lost.reason, None, ambiguous)
+                    continue
+            if _succeeded(response):
                 return Created(
                     self._parse(ApiRule, response, "POST", path, _MAYBE_CREATED), "created"
                 )
@@ -466,7 +499,63 @@ class GcoreClient:
             self._expect(response, "POST", path, hint=maybe)
             raise _unexpected(response, "POST", path, f"HTTP {status}", maybe)
 
-    def _settle(self, spec: RuleSpec, path: str, before: frozenset[str]) -> Created | None:
+    def _created_by_task(
+        self,
+        spec: RuleSpec,
+        path: str,
+        response: requests.Response,
+        before: frozenset[str],
+        ambiguous: bool,
+    ) -> Created:
+        """v2: wait for the create's task and read the rule it made from the group.
+
+        A task in ERROR made nothing: if the group now holds a matching rule (Gcore refused
+        a duplicate through the task instead of a 409), that is settled exactly as a 409;
+        otherwise the task's error is the answer. A task that cannot be polled (its answers
+        lost) raises ``_TaskLost``, so the create settles as after any ambiguous failure.
+        """
+        answered = time.monotonic()
+        tasks = self._parse(ApiTaskIds, response, "POST", path, _MAYBE_CREATED).tasks
+        if not tasks:
+            raise _unexpected(response, "POST", path, "no task id in the answer", _MAYBE_CREATED)
+        try:
+            task = self.wait_for_task(tasks[0], started=answered, hint=_MAYBE_CREATED)
+        except TaskFailedError as failed:
+            group = self.get_group(spec.project_id, spec.region_id, spec.group_id)
+            existing = _match(spec, group) if group is not None else None
+            if existing is None:
+                raise
+            body = {"message": failed.error or "Security group rule already exists"}
+            return self._claim(
+                spec, path, existing, ours=ambiguous and existing.id not in before, body=body
+            )
+        except TaskPendingError:
+            raise
+        except (ServerError, RateLimitError, TransportError) as error:
+            raise _TaskLost(f"task {tasks[0]} could not be followed ({error})") from None
+        made = task.created_resources.security_group_rules if task.created_resources else None
+        key = (spec.project_id, spec.region_id, spec.group_id)
+        # Creates finishing together in one group share the read that follows them: any
+        # read sent after this POST was answered may hold the rule; if it does not, the
+        # group is read again below.
+        group = self._groups.get_fresh(key, lambda: self.get_group(*key), answered)
+        rule = group.find(made[0]) if group is not None and made else None
+        if rule is None and made:  # not in a shared answer: read once more, alone
+            group = self.get_group(*key)
+            rule = group.find(made[0]) if group is not None else None
+        if rule is None:
+            raise ApiError(
+                200,
+                "GET",
+                f"/cloud/v1/tasks/{tasks[0]}",
+                "the task finished, but the rule it made is not in the group",
+                hint=_MAYBE_CREATED,
+            )
+        return Created(rule, "created")
+
+    def _settle(
+        self, spec: RuleSpec, path: str, before: frozenset[str], since: datetime | None
+    ) -> Created | None:
         """After an ambiguous failure: did an earlier try of THIS create make the rule?
 
         A matching rule that was not in the group before the first POST, and that no other
@@ -474,8 +563,20 @@ class GcoreClient:
         before is someone else's: fail as Gcore's 409 would (or adopt it if allowed).
         None means no match, or the group could not be read now: post again (Gcore
         answers 409 if the earlier try did commit, and that is settled the same way).
+
+        With v2 (``since`` given) a rule appears only when its task finishes, so first wait
+        for the project's rule-create tasks still running since just before the first POST.
         """
         try:
+            if since is not None:
+                for task in self._pending_tasks(
+                    spec.project_id,
+                    spec.region_id,
+                    "create_security_group_rule",
+                    since.isoformat(timespec="seconds"),
+                ):
+                    with contextlib.suppress(TaskFailedError):
+                        self.wait_for_task(task.id)
             group = self.get_group(spec.project_id, spec.region_id, spec.group_id)
         except (ServerError, RateLimitError, TransportError) as error:
             log.warning(
@@ -567,19 +668,419 @@ class GcoreClient:
         return retry
 
     def delete_rule(self, project_id: int, region_id: int, group_id: str, rule_id: str) -> bool:
-        """Delete the rule; False if Gcore says it (or its group) was already gone."""
-        path = f"/cloud/v1/securitygrouprules/{project_id}/{region_id}/{rule_id}"
+        """Delete the rule; False if Gcore says it (or its group) was already gone.
+
+        With ``gcore:ruleApi`` v2 the DELETE answers a task, waited for here. A DELETE is
+        safe to send twice, so lost answers are retried; a task that ends in ERROR because
+        the rule is already gone (a retried DELETE's twin did it) counts as deleted.
+        """
+        v2 = self._settings.rule_api == "v2"
+        path = (
+            f"/cloud/v2/security_groups/{project_id}/{region_id}/{group_id}/rules/{rule_id}"
+            if v2
+            else f"/cloud/v1/securitygrouprules/{project_id}/{region_id}/{rule_id}"
+        )
         try:
             with self._operation():
                 response = self._send("DELETE", path)
+                if self._gone(response, "DELETE", path):
+                    self.owned.discard(rule_id)
+                    return False
+                answer = self._expect(response, "DELETE", path)
+                if v2:
+                    self._wait_for_delete(project_id, region_id, group_id, rule_id, path, answer)
         finally:
             self._groups.invalidate((project_id, region_id, group_id))
-        if self._gone(response, "DELETE", path):
-            self.owned.discard(rule_id)
-            return False
-        self._expect(response, "DELETE", path)
         self.owned.discard(rule_id)
         return True
+
+    def _wait_for_delete(
+        self, project_id: int, region_id: int, group_id: str, rule_id: str, path: str, answer: Any
+    ) -> None:
+        try:
+            tasks = ApiTaskIds.model_validate(answer).tasks
+        except ValidationError:
+            raise ApiError(200, "DELETE", path, "unexpected answer (no task list)") from None
+        for task_id in tasks:
+            try:
+                self.wait_for_task(task_id)
+            except TaskFailedError:
+                group = self.get_group(project_id, region_id, group_id)
+                if group is not None and group.find(rule_id) is not None:
+                    raise
+
+    # --- security groups and tasks (issue 9) ----------------------------------------------
+    #
+    # Gcore's v2 group writes are asynchronous: they answer task ids, and the change happens
+    # when the task finishes (``wait_for_task``). The v2 create is not idempotent and Gcore has
+    # no duplicate check for groups (names need not be unique), so after an ambiguous failure
+    # ``create_group`` finds out whether the earlier try made the group before posting again:
+    #
+    # 1. before the POST, note the ids of the groups that already have the name, and Gcore's
+    #    clock (the answer's Date header);
+    # 2. after a 5xx, a timeout or a dropped connection, wait until every
+    #    create_security_group task of the project and region started since shortly before
+    #    the POST has ended (a group appears only when its task finishes, so "not listed
+    #    yet" is not "never made");
+    # 3. list the groups with the name again: one with the requested description and tags
+    #    that was not there before is the earlier try's and is adopted; none means nothing
+    #    was made, so the POST is sent again; more than one is reported, naming them.
+    #
+    # A 429 changes nothing and is simply retried. Every step shares the operation's
+    # deadline, and nothing is sent once it has passed.
+
+    def wait_for_task(
+        self, task_id: str, *, started: float | None = None, hint: str | None = None
+    ) -> ApiTask:
+        """Poll a task until it ends: FINISHED returns it, ERROR raises ``TaskFailedError``.
+
+        Polls come at ``tasks.poll_offsets`` after ``started`` (a ``time.monotonic()``
+        reading, by default now), each a GET under the retry policy, within the operation's
+        deadline (``TaskPendingError`` when it comes first, with ``hint`` appended). A task
+        still running after ``gcore:taskNoticeAfter`` seconds gets one log line.
+        """
+        path = f"/cloud/v1/tasks/{task_id}"
+        with self._operation() as operation:
+            start = time.monotonic() if started is None else started
+            last_poll = -math.inf
+            state = "NEW"
+            noticed = False
+            for offset in poll_offsets(self._settings.task_poll_max):
+                wake = min(start + offset, operation.deadline - _LAST_POLL_MARGIN)
+                if wake <= last_poll:
+                    raise TaskPendingError(task_id, state, time.monotonic() - start, hint)
+                pause = wake - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                last_poll = wake
+                response = self._send_in_time("GET", path)
+                if not _succeeded(response):
+                    gone = _TASK_UNKNOWN if response.status_code == 404 else None
+                    self._expect(response, "GET", path, hint=gone)
+                task = self._parse(ApiTask, response, "GET", path)
+                if task.state == "FINISHED":
+                    return task
+                if task.state == "ERROR":
+                    raise TaskFailedError(task.id, task.task_type, task.error)
+                state = task.state
+                age = time.monotonic() - start
+                if not noticed and age >= self._settings.task_notice_after:
+                    noticed = True
+                    log.warning(
+                        "gcore: task %s (%s) is still %s after %.0fs; waiting for it "
+                        "(up to gcore:deadline)",
+                        task_id,
+                        task.task_type or "?",
+                        state,
+                        age,
+                    )
+        raise AssertionError("poll_offsets is endless")  # pragma: no cover
+
+    def list_groups(
+        self, project_id: int, region_id: int, name: str | None = None
+    ) -> list[ApiGroupSummary]:
+        """Every group of the project and region (only those named exactly ``name``)."""
+        return self._list_groups(project_id, region_id, name)[0]
+
+    def create_group(self, spec: GroupSpec) -> CreatedGroup:
+        """Create the group with no rules, exactly once in effect: never two groups, never
+        one the stack does not know about (see the comment above)."""
+        path = f"/cloud/v2/security_groups/{spec.project_id}/{spec.region_id}"
+        with self._operation():
+            before, gcore_now = self._list_groups(spec.project_id, spec.region_id, spec.name)
+            known = {group.id for group in before}
+            since = (gcore_now - _TASK_LOOKBACK).isoformat(timespec="seconds")
+            retry = self._retry.new()
+            while True:
+                response: requests.Response | None = None
+                try:
+                    response = self._send_in_time("POST", path, spec.create_body())
+                except TransportError as error:
+                    if not error.maybe_sent:
+                        raise
+                    cause = error.reason
+                else:
+                    if _succeeded(response):
+                        answered = time.monotonic()
+                        return CreatedGroup(self._new_group(spec, response, path, answered))
+                    if response.status_code == 429:
+                        retry = self._spend_retry(retry, "POST", path, "HTTP 429", response)
+                        continue
+                    if response.status_code < 500:
+                        self._expect(response, "POST", path)
+                    cause = f"HTTP {response.status_code}"
+                # Ambiguous: the try may still be on its way through Gcore. Wait as the retry
+                # policy says, then find out what it did; only then may it be sent again.
+                spent = _budget_spent(retry)
+                if not spent:
+                    retry = _counted(retry, "POST", path, response)
+                    try:
+                        retry.sleep(response.raw if response is not None else None)
+                    except DeadlineExceeded:
+                        spent = True
+                found = self._made_by_earlier_try(spec, known, since, path, cause)
+                if found is not None:
+                    log.warning(
+                        "gcore: POST %s got %s, but it did create group %s; adopting it",
+                        path,
+                        cause,
+                        found.id,
+                    )
+                    return CreatedGroup(found, "reconciled")
+                if spent:
+                    if response is not None:
+                        self._expect(response, "POST", path, hint=_NO_GROUP_MADE)
+                    raise TransportError(
+                        "POST", path, f"{cause}; no retries or time left. {_NO_GROUP_MADE}"
+                    )
+                log.warning(
+                    "gcore: POST %s got %s; no group was made (checked); posting again "
+                    "(retry %d of %d)",
+                    path,
+                    cause,
+                    len(retry.history),
+                    self._settings.max_retries,
+                )
+
+    def update_group(
+        self, project_id: int, region_id: int, group_id: str, patch: dict[str, Any]
+    ) -> ApiGroup:
+        """PATCH the group (v2) with ``patch``, wait for its tasks, and read it back.
+        Sending the same PATCH twice is harmless, so it is retried like a GET."""
+        path = f"/cloud/v2/security_groups/{project_id}/{region_id}/{group_id}"
+        try:
+            with self._operation():
+                if patch:
+                    response = self._send_repeatable("PATCH", path, patch)
+                    if not _succeeded(response):
+                        gone = _GROUP_GONE if response.status_code == 404 else None
+                        self._expect(response, "PATCH", path, hint=gone)
+                    for task_id in self._parse(ApiTaskIds, response, "PATCH", path).tasks:
+                        self.wait_for_task(task_id)
+                group = self.get_group(project_id, region_id, group_id)
+        finally:
+            self._groups.invalidate((project_id, region_id, group_id))
+        if group is None:
+            read = self._group_path(project_id, region_id, group_id)
+            raise NotFoundError(404, "GET", read, "the group is gone", hint=_GROUP_GONE)
+        return group
+
+    def delete_group(self, project_id: int, region_id: int, group_id: str) -> bool:
+        """Delete the group (v1) and with it its rules; False if it was already gone."""
+        path = self._group_path(project_id, region_id, group_id)
+        try:
+            with self._operation():
+                response = self._send_in_time("DELETE", path)
+                if self._gone(response, "DELETE", path):
+                    return False
+                in_use = _GROUP_IN_USE if response.status_code == 409 else None
+                body = self._expect(response, "DELETE", path, hint=in_use)
+                tasks = body.get("tasks") if isinstance(body, dict) else None
+                for task_id in tasks if isinstance(tasks, list) else ():
+                    self.wait_for_task(str(task_id))
+        finally:
+            self._groups.invalidate((project_id, region_id, group_id))
+        return True
+
+    # the steps
+
+    def _send_in_time(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> requests.Response:
+        """``_send``, except that nothing is sent once the operation's deadline has passed."""
+        operation = _current.get()
+        if operation is not None and operation.remaining() <= 0:
+            raise TransportError(
+                method, path, "not sent: the deadline (gcore:deadline) had passed", maybe_sent=False
+            )
+        return self._send(method, path, body)
+
+    def _send_repeatable(
+        self, method: str, path: str, body: dict[str, Any] | None
+    ) -> requests.Response:
+        """Send a request that may safely be sent again, retrying 429, 5xx and lost answers
+        as urllib3 does for GET. Returns the first answer that is not retried."""
+        retry = self._retry.new()
+        while True:
+            response: requests.Response | None = None
+            try:
+                response = self._send_in_time(method, path, body)
+            except TransportError as error:
+                if not error.maybe_sent:
+                    raise
+                cause = error.reason
+            else:
+                if response.status_code not in RETRY_STATUSES:
+                    return response
+                cause = f"HTTP {response.status_code}"
+            retry = self._spend_retry(retry, method, path, cause, response)
+
+    def _spend_retry(
+        self,
+        retry: PolicyRetry,
+        method: str,
+        path: str,
+        cause: str,
+        response: requests.Response | None,
+    ) -> PolicyRetry:
+        """Count one failed try against the budget, log it, and wait as the policy says
+        (Retry-After honoured); when the budget or the deadline runs out, raise the failure."""
+        if _budget_spent(retry):
+            if response is not None:
+                self._expect(response, method, path)
+            raise TransportError(method, path, f"{cause}; no retries left (gcore:maxRetries)")
+        retry = _counted(retry, method, path, response)
+        log.warning(
+            "gcore: %s %s got %s; retrying (retry %d of %d)",
+            method,
+            path,
+            cause,
+            len(retry.history),
+            self._settings.max_retries,
+        )
+        try:
+            retry.sleep(response.raw if response is not None else None)
+        except DeadlineExceeded as stop:
+            raise TransportError(method, path, f"gave up: {stop}") from None
+        return retry
+
+    def _new_group(
+        self, spec: GroupSpec, response: requests.Response, path: str, answered: float
+    ) -> ApiGroup:
+        """The group an accepted create made: wait for its task, then read it."""
+        tasks = self._parse(ApiTaskIds, response, "POST", path).tasks
+        if not tasks:
+            raise _unexpected(response, "POST", path, "no task id in the answer")
+        task_id = tasks[0]
+        hint = (
+            f"Gcore accepted the create (task {task_id}): once the task finishes, a group named "
+            f"{spec.name!r} exists that this stack does not record. Delete it (Gcore console) "
+            "before the next `pulumi up`, which would make another"
+        )
+        try:
+            task = self.wait_for_task(task_id, started=answered, hint=hint)
+        except (TaskFailedError, TaskPendingError):
+            raise
+        except GcoreError as error:
+            raise TransportError("GET", f"/cloud/v1/tasks/{task_id}", f"{error}. {hint}") from None
+        made = task.created_resources.security_groups if task.created_resources else None
+        if not made:
+            raise ApiError(
+                200,
+                "GET",
+                f"/cloud/v1/tasks/{task_id}",
+                "the task finished without naming the group it made",
+                hint=hint,
+            )
+        group = self.get_group(spec.project_id, spec.region_id, made[0])
+        if group is None:
+            read = self._group_path(spec.project_id, spec.region_id, made[0])
+            raise NotFoundError(404, "GET", read, "the new group is gone already")
+        return group
+
+    def _made_by_earlier_try(
+        self, spec: GroupSpec, known: set[str], since: str, path: str, cause: str
+    ) -> ApiGroup | None:
+        """After an ambiguous POST: the group it made, or None if it made none."""
+        try:
+            for task in self._pending_tasks(
+                spec.project_id, spec.region_id, "create_security_group", since
+            ):
+                with contextlib.suppress(TaskFailedError):
+                    self.wait_for_task(task.id)
+            fresh = [
+                group
+                for group in self.list_groups(spec.project_id, spec.region_id, spec.name)
+                if group.id not in known and spec.matches(group)
+            ]
+        except GcoreError as error:
+            raise TransportError(
+                "POST",
+                path,
+                f"{cause}, and whether that try made the group could not be checked "
+                f"({error}). Look for a group named {spec.name!r} in project {spec.project_id}, "
+                f"region {spec.region_id} before the next `pulumi up`, and delete it if it is "
+                "there (this stack does not record it)",
+            ) from None
+        if len(fresh) > 1:
+            ids = ", ".join(sorted(group.id for group in fresh))
+            raise TransportError(
+                "POST",
+                path,
+                f"{cause}; since then {len(fresh)} groups named {spec.name!r} with this "
+                f"description and tags have appeared ({ids}), so which one this create made is "
+                "unclear. This stack records none of them: delete the ones you do not want and "
+                "run `pulumi up` again",
+            )
+        if not fresh:
+            return None
+        return self.get_group(spec.project_id, spec.region_id, fresh[0].id)
+
+    def _list_groups(
+        self, project_id: int, region_id: int, name: str | None
+    ) -> tuple[list[ApiGroupSummary], datetime]:
+        """Every page of the group list, and Gcore's time at the first answer."""
+        path = f"/cloud/v1/securitygroups/{project_id}/{region_id}"
+        query: dict[str, Any] = {"limit": _PAGE_SIZE} | ({"name": name} if name else {})
+        groups: list[ApiGroupSummary] = []
+        gcore_now: datetime | None = None
+        with self._operation():
+            while True:
+                page, response = self._get_page(ApiGroupPage, path, query | {"offset": len(groups)})
+                gcore_now = gcore_now or _gcore_time(response)
+                groups.extend(page.results)
+                if not page.results or len(groups) >= page.count:
+                    break
+        wanted = [group for group in groups if name is None or group.name == name]
+        return wanted, gcore_now
+
+    def _pending_tasks(
+        self, project_id: int, region_id: int, task_type: str, since: str
+    ) -> list[ApiTask]:
+        """Tasks of this type in the project and region, created since ``since`` (an ISO
+        time by Gcore's clock), that have not ended yet."""
+        path = "/cloud/v1/tasks"
+        query: dict[str, Any] = {
+            "project_id": project_id,
+            "region_id": region_id,
+            "task_type": task_type,
+            "state": list(PENDING_STATES),
+            "from_timestamp": since,
+            "limit": _PAGE_SIZE,
+        }
+        tasks: list[ApiTask] = []
+        with self._operation():
+            while True:
+                page, _ = self._get_page(ApiTaskPage, path, query | {"offset": len(tasks)})
+                tasks.extend(page.results)
+                if not page.results or len(tasks) >= page.count:
+                    break
+        return [
+            task
+            for task in tasks
+            if task.state in PENDING_STATES
+            and task.task_type in (None, task_type)
+            and task.project_id in (None, project_id)
+            and task.region_id in (None, region_id)
+        ]
+
+    def _get_page(
+        self, model: type[_Model], path: str, query: dict[str, Any]
+    ) -> tuple[_Model, requests.Response]:
+        """GET ``path`` with a query; messages show the path without it."""
+        try:
+            response = self._send_in_time("GET", f"{path}?{urlencode(query, doseq=True)}")
+        except TransportError as error:
+            raise TransportError("GET", path, error.reason, maybe_sent=error.maybe_sent) from None
+        return self._parse(model, response, "GET", path), response
+
+
+class _TaskLost(Exception):
+    """A v2 create's task could not be followed: the create is ambiguous."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class _KeyedLocks:
@@ -668,6 +1169,11 @@ def _reason(response: requests.Response) -> str:
     return f"HTTP {response.status_code} {response.reason or ''}".strip()
 
 
+def _succeeded(response: requests.Response) -> bool:
+    """Only a 2xx is success (requests' ``ok`` also counts redirects)."""
+    return 200 <= response.status_code < 300
+
+
 def _gcore_error_body(response: requests.Response) -> dict[str, Any] | None:
     """Gcore's JSON error body (it always names an ``exception_class``), else None."""
     try:
@@ -744,3 +1250,56 @@ def _refused(error: requests.ConnectionError) -> bool:
     cause: Any = error.args[0] if error.args else None
     reason = getattr(cause, "reason", cause)
     return isinstance(reason, NewConnectionError)
+
+
+# --- security groups and tasks (issue 9): module-level helpers --------------------------------
+
+
+@dataclass(frozen=True)
+class CreatedGroup:
+    """A created (or, after a lost answer, adopted) group and how it came to be."""
+
+    group: ApiGroup
+    how: Literal["created", "reconciled"] = "created"
+
+
+_PAGE_SIZE: Final = 1000
+"""Gcore's largest page for list calls."""
+_LAST_POLL_MARGIN: Final = 0.05
+"""The last poll of a task comes this long before the deadline, leaving it time to answer."""
+_TASK_LOOKBACK: Final = timedelta(seconds=60)
+"""How long before the POST (by Gcore's clock) a create task may date and still be ours."""
+_TASK_UNKNOWN: Final = "Gcore does not know this task (was it made in another region's API?)"
+_GROUP_GONE: Final = (
+    "The group is gone (deleted outside Pulumi?): `pulumi refresh` drops it from the stack, "
+    "then `pulumi up` makes it again"
+)
+_GROUP_IN_USE: Final = (
+    "The group is still attached to instances (or ports): detach it from them, or delete "
+    "those instances, then run `pulumi destroy` (or `pulumi up`) again"
+)
+
+
+_NO_GROUP_MADE: Final = "No group was made (checked), so none is left behind"
+
+
+def _budget_spent(retry: PolicyRetry) -> bool:
+    return isinstance(retry.total, int) and retry.total <= 0
+
+
+def _counted(retry: PolicyRetry, method: str, path: str, response: Any) -> PolicyRetry:
+    """``retry`` with one more failed try of ``method`` ``path`` counted against it."""
+    status = response.status_code if response is not None else None
+    history = (*retry.history, RequestHistory(method, path, None, status, None))
+    total = retry.total - 1 if isinstance(retry.total, int) else retry.total
+    return retry.new(total=total, history=history)
+
+
+def _gcore_time(response: requests.Response) -> datetime:
+    """Gcore's clock from an answer's Date header (ours when it has none)."""
+    stamp = response.headers.get("Date")
+    if stamp:
+        with contextlib.suppress(TypeError, ValueError):
+            parsed = email.utils.parsedate_to_datetime(stamp)
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return datetime.now(timezone.utc)

@@ -117,6 +117,40 @@ class GroupReadCache(Generic[T]):
             return self.get(key, fetch, reader)
         return flight.value  # type: ignore[return-value]
 
+    def get_fresh(self, key: Hashable, fetch: Callable[[], T], not_before: float) -> T:
+        """The group as read by a request sent at or after ``not_before`` (a clock reading):
+        an answer in flight or finished that started then or later is shared, else this
+        caller fetches. For reads that must see a write that ended at ``not_before``."""
+        with self._lock:
+            now = self._clock()
+            entry = self._groups.setdefault(key, _Group())
+            entry.touched = now
+            flight = entry.flight
+            owner = not (
+                flight is not None
+                and flight.error is None
+                and flight.started >= not_before
+                and (not flight.done.is_set() or now - flight.started <= self._ttl)
+            )
+            if owner:
+                flight = _Flight(generation=entry.generation, started=now)
+                entry.flight = flight
+                self.fetches += 1
+            assert flight is not None
+        if owner:
+            try:
+                flight.value = fetch()
+            except BaseException as error:
+                flight.error = error
+                raise
+            finally:
+                flight.done.set()
+            return flight.value
+        flight.done.wait()
+        if flight.error is not None:
+            return self.get_fresh(key, fetch, not_before)
+        return flight.value  # type: ignore[return-value]
+
     def invalidate(self, key: Hashable) -> None:
         """Forget the group's answer: the next read goes to the API (call on every write)."""
         with self._lock:

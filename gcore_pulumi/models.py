@@ -67,6 +67,13 @@ class RuleSpec(BaseModel):
         """The v1 POST body: only the rule's own fields, nulls left out."""
         return self.model_dump(include=set(BODY_KEYS), exclude_none=True)
 
+    def request_body_v2(self) -> dict[str, Any]:
+        """The v2 POST body: as v1, but v2 has no ``any`` protocol (null means all)."""
+        body = self.request_body()
+        if body.get("protocol") == "any":
+            body["protocol"] = None
+        return body
+
     def as_props(self) -> dict[str, Any]:
         """The inputs as the engine should store them."""
         return {key: getattr(self, key) for key in INPUT_KEYS}
@@ -145,6 +152,19 @@ class ApiGroup(BaseModel):
     id: str
     security_group_rules: list[ApiRule]
     """Required: a group answer without its rules must not read as "every rule is gone"."""
+    name: str | None = None
+    description: str | None = None
+    """A string in Gcore's SDK; null accepted too."""
+    project_id: int | None = None
+    region_id: int | None = None
+    region: str | None = None
+    """The region's name."""
+    revision_number: int | None = None
+    """Goes up whenever the group or its rules change."""
+    created_at: str | None = None
+    updated_at: str | None = None
+    tags_v2: list[ApiTag] = Field(default_factory=list)
+    """Every tag, read-only ones (set by Gcore) included."""
 
     @model_validator(mode="after")
     def _rules_know_their_group(self) -> ApiGroup:
@@ -157,3 +177,151 @@ class ApiGroup(BaseModel):
         """The rule with this id, if the group still has it."""
         wanted = rule_id.lower()
         return next((rule for rule in self.security_group_rules if rule.id == wanted), None)
+
+
+# --- security groups and tasks (issue 9) ------------------------------------------------
+
+
+class ApiTag(BaseModel):
+    """One of a group's tags as Gcore returns them (``tags_v2``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    key: str
+    value: str
+    read_only: bool = False
+    """Set by Gcore itself; a program neither declares nor removes these."""
+
+
+def user_tags(tags: list[ApiTag]) -> dict[str, str]:
+    """The tags a program may declare: every tag that is not read-only."""
+    return {tag.key: tag.value for tag in tags if not tag.read_only}
+
+
+class ApiTaskIds(BaseModel):
+    """The answer of an asynchronous (v2) write: the tasks to wait for."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    tasks: list[str]
+    """Task ids; empty when nothing needed doing (a PATCH that changed nothing)."""
+
+
+class ApiCreatedResources(BaseModel):
+    """What a finished task made (only the kinds this provider uses)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    security_groups: list[str] | None = None
+    security_group_rules: list[str] | None = None
+
+
+class ApiTask(BaseModel):
+    """A task as ``GET /cloud/v1/tasks/{id}`` returns it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    state: Literal["NEW", "RUNNING", "FINISHED", "ERROR"]
+    task_type: str | None = None
+    created_on: str | None = None
+    error: str | None = None
+    """Gcore's reason when the task ended in ERROR."""
+    created_resources: ApiCreatedResources | None = None
+    """Ids of what the task made; null when it failed."""
+    project_id: int | None = None
+    region_id: int | None = None
+
+
+class ApiTaskPage(BaseModel):
+    """One page of ``GET /cloud/v1/tasks``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    count: int = 0
+    results: list[ApiTask]
+
+
+class ApiGroupSummary(BaseModel):
+    """A group as listed by ``GET /cloud/v1/securitygroups/{p}/{r}`` (rules not needed)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    name: str | None = None
+    description: str | None = None
+    tags_v2: list[ApiTag] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _lowercase_id(cls, value: str) -> str:
+        return value.lower()
+
+
+class ApiGroupPage(BaseModel):
+    """One page of the group list."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    count: int = 0
+    results: list[ApiGroupSummary]
+
+
+class GroupSpec(BaseModel):
+    """A group's canonical inputs, as ``check`` returns them and the state stores them."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str = Field(min_length=1)
+    """The group's name."""
+    description: str = ""
+    """Free text; "" when none."""
+    tags: dict[str, str] = Field(default_factory=dict)
+    """User tags (read-only tags are Gcore's, never declared)."""
+    project_id: int = Field(gt=0)
+    """Gcore project id."""
+    region_id: int = Field(gt=0)
+    """Gcore region id."""
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> GroupSpec:
+        """Parse inputs in canonical form (``group_schema.canonical_group_state``)."""
+        return cls.model_validate(state)
+
+    def create_body(self) -> dict[str, Any]:
+        """The v2 create body. ``rules`` is ALWAYS sent, empty: omitted, Gcore would apply
+        its default template and open all ingress; the program declares every rule."""
+        body: dict[str, Any] = {"name": self.name}
+        if self.description:
+            body["description"] = self.description
+        if self.tags:
+            body["tags"] = dict(self.tags)
+        body["rules"] = []
+        return body
+
+    def matches(self, group: ApiGroupSummary) -> bool:
+        """True when ``group`` is what this spec would create (name, description, tags)."""
+        return (
+            group.name == self.name
+            and (group.description or "") == self.description
+            and user_tags(group.tags_v2) == self.tags
+        )
+
+
+def group_outputs(group: ApiGroup, project_id: int, region_id: int) -> dict[str, Any]:
+    """A ``SecurityGroup``'s outputs: the live group in canonical form (description ""
+    when none, user tags only) plus the values only Gcore knows."""
+    return {
+        "name": group.name or "",
+        "description": group.description or "",
+        "tags": user_tags(group.tags_v2),
+        "project_id": group.project_id or project_id,
+        "region_id": group.region_id or region_id,
+        "region": group.region,
+        "revision_number": group.revision_number or 0,
+        "created_at": group.created_at,
+        "updated_at": group.updated_at,
+    }
+
+
+ApiGroup.model_rebuild()  # its tags_v2 refers to ApiTag, defined above

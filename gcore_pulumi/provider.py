@@ -136,11 +136,19 @@ class SecurityGroupRuleProvider(ResourceProvider):
         return CreateResult(created.rule.id, created.rule.to_outputs(spec))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        """Find the rule in its group; gone means an empty id. Live values become inputs."""
-        spec = _spec(props, self._rt().defaults)
+        """Find the rule in its group; gone means an empty id. Live values become inputs.
+
+        ``props`` may hold only group_id, project_id and region_id (``SecurityGroupRule.get``):
+        the live rule then supplies the rest.
+        """
+        partial = props.get("direction") is None
+        spec = _spec({**props, "direction": "ingress"} if partial else props, self._rt().defaults)
         rule = self._rt().client().find_rule(spec.project_id, spec.region_id, spec.group_id, id_)
         if rule is None:
             return ReadResult("", {})
+        if partial:
+            live = {**rule.as_rule(), "project_id": spec.project_id, "region_id": spec.region_id}
+            spec = _spec(live, self._rt().defaults)
         outputs = rule.to_outputs(spec)
         return ReadResult(rule.id, outputs, {key: outputs[key] for key in INPUT_KEYS})
 

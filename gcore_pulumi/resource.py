@@ -164,3 +164,26 @@ class SecurityGroupRule(pulumi.dynamic.Resource, module="gcore", name="SecurityG
             )
         props.update(dict.fromkeys(OUTPUT_ONLY_KEYS))
         super().__init__(SecurityGroupRuleProvider(), resource_name, props, opts)
+
+    @staticmethod
+    def get(
+        resource_name: str,
+        id: pulumi.Input[str],
+        group_id: pulumi.Input[str],
+        project_id: pulumi.Input[int] | None = None,
+        region_id: pulumi.Input[int] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> SecurityGroupRule:
+        """An existing rule of group ``group_id``, read by id and never changed or deleted
+        by this stack (Gcore has no single-rule read: the rule is found in its group).
+
+        ``project_id``/``region_id`` default to ``gcore:projectId``/``gcore:regionId``.
+        """
+        props: dict[str, Any] = dict.fromkeys((*INPUT_KEYS, *OUTPUT_ONLY_KEYS))
+        props.update(group_id=group_id, project_id=project_id, region_id=region_id)
+        merged = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id))
+        rule = SecurityGroupRule.__new__(SecurityGroupRule)
+        pulumi.dynamic.Resource.__init__(
+            rule, SecurityGroupRuleProvider(), resource_name, props, merged
+        )
+        return rule

@@ -10,7 +10,7 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
@@ -46,6 +46,12 @@ SETTINGS: Final = (
     Setting("deadline", "gcore:deadline", "GCORE_DEADLINE", "overall time per operation, s"),
     Setting("retry_backoff", "gcore:retryBackoff", "GCORE_RETRY_BACKOFF", "first backoff, s"),
     Setting(
+        "rule_api",
+        "gcore:ruleApi",
+        "GCORE_RULE_API",
+        "Gcore API that creates and deletes rules: v1 (default) or v2",
+    ),
+    Setting(
         "allow_insecure_http",
         "gcore:allowInsecureHttp",
         "GCORE_ALLOW_INSECURE_HTTP",
@@ -56,6 +62,18 @@ SETTINGS: Final = (
         "gcore:readCacheSeconds",
         "GCORE_READ_CACHE_SECONDS",
         "how long a group read serves refreshes",
+    ),
+    Setting(
+        "task_poll_max",
+        "gcore:taskPollMax",
+        "GCORE_TASK_POLL_MAX",
+        "longest wait between two polls of a Gcore task, s",
+    ),
+    Setting(
+        "task_notice_after",
+        "gcore:taskNoticeAfter",
+        "GCORE_TASK_NOTICE_AFTER",
+        "a task still running after this many s gets one log line",
     ),
 )
 
@@ -79,8 +97,15 @@ class Settings:
     retry_backoff_max: float = 8.0
     max_retry_after: float = 60.0
     """A server's Retry-After is honoured up to this many seconds."""
+    rule_api: Literal["v1", "v2"] = "v1"
+    """Which of Gcore's APIs creates and deletes rules: ``v1`` (synchronous, deprecated by
+    Gcore) or ``v2`` (asynchronous tasks). Reads are the same; so is the state."""
     allow_insecure_http: bool = False
     read_cache_seconds: float = 2.0
+    task_poll_max: float = 3.0
+    """Cap on the wait between two polls of a task (see ``tasks.poll_offsets``)."""
+    task_notice_after: float = 5.0
+    """A task running longer than this gets one diagnostic line."""
 
     @classmethod
     def load(
@@ -127,11 +152,21 @@ class Settings:
         return self.api_key
 
     def _check_base_url(self) -> None:
-        parts = urlsplit(self.base_url)
+        try:
+            parts = urlsplit(self.base_url)
+            parts.port  # noqa: B018 (a bad port raises here)
+        except ValueError:
+            parts = urlsplit("")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigurationError(
-                f"gcore:baseUrl {self.base_url!r} is not an http(s) URL; "
+                "gcore:baseUrl is not an http(s) URL with a host; "
                 f"leave it unset for {DEFAULT_BASE_URL}",
+                key="gcore:baseUrl",
+            )
+        if parts.query or parts.fragment or "?" in self.base_url or "#" in self.base_url:
+            raise ConfigurationError(
+                "gcore:baseUrl must not have a query string or fragment (every request path "
+                f"is appended to it); give only scheme, host and port, e.g. {DEFAULT_BASE_URL}",
                 key="gcore:baseUrl",
             )
         if parts.username or parts.password:
@@ -144,7 +179,7 @@ class Settings:
             and not _is_loopback(parts.hostname)
         ):
             raise ConfigurationError(
-                f"gcore:baseUrl {self.base_url!r} uses plain http to a remote host, which would "
+                "gcore:baseUrl uses plain http to a remote host, which would "
                 "send the API key in clear text; use https://, or set "
                 "gcore:allowInsecureHttp=true (GCORE_ALLOW_INSECURE_HTTP=true) if you mean it",
                 key="gcore:baseUrl",
@@ -171,7 +206,7 @@ def _number(kind: type[N], low: float) -> Callable[[Any, str], N]:
             value = None
         if value is None or not math.isfinite(value) or value < low:
             raise ConfigurationError(
-                f"{source} is {raw!r}; it must be a {'whole ' if kind is int else ''}"
+                f"{source} is not usable; it must be a {'whole ' if kind is int else ''}"
                 f"number >= {low:g}",
                 key=source,
             )
@@ -186,19 +221,52 @@ def _bool(raw: Any, source: str) -> bool:
         return True
     if text in ("false", "0", "no"):
         return False
-    raise ConfigurationError(f"{source} is {raw!r}; it must be true or false", key=source)
+    raise ConfigurationError(f"{source} is not usable; it must be true or false", key=source)
 
 
 def _text(raw: Any, source: str) -> str:
     return str(raw).strip()
 
 
+def _api_key(raw: Any, source: str) -> str:
+    """The key as sent in ``Authorization: APIKey <key>``: visible ASCII only. A line break
+    or other control character (often a trailing newline from a file) is refused here,
+    before anything is sent, and the message never shows the key."""
+    key = str(raw).strip(" ")
+    bad = next((c for c in key if not "!" <= c <= "~"), None)
+    if bad is not None:
+        what = (
+            "a line break"
+            if bad in "\r\n"
+            else ("a space" if bad == " " else "a control or non-ASCII character")
+        )
+        raise ConfigurationError(
+            f"{source} contains {what}; an API key is one line of visible ASCII characters. "
+            "Set it again without it (e.g. `pulumi config set --secret gcore:apiKey <key>`; "
+            "when reading it from a file, strip the trailing newline)",
+            key=source,
+        )
+    return key
+
+
 def _url(raw: Any, source: str) -> str:
     return str(raw).strip().rstrip("/")
 
 
+def _rule_api(raw: Any, source: str) -> str:
+    text = str(raw).strip().lower()
+    if text in ("v1", "v2"):
+        return text
+    raise ConfigurationError(
+        f"{source} must be v1 or v2 (the Gcore API that creates and deletes rules; "
+        "v1 is the default)",
+        key=source,
+    )
+
+
 _PARSERS: Final[dict[str, Callable[[Any, str], Any]]] = {
-    "api_key": _text,
+    "rule_api": _rule_api,
+    "api_key": _api_key,
     "base_url": _url,
     "project_id": _number(int, 1),
     "region_id": _number(int, 1),
@@ -209,4 +277,6 @@ _PARSERS: Final[dict[str, Callable[[Any, str], Any]]] = {
     "retry_backoff": _number(float, 0),
     "allow_insecure_http": _bool,
     "read_cache_seconds": _number(float, 0),
+    "task_poll_max": _number(float, 0.01),
+    "task_notice_after": _number(float, 0),
 }

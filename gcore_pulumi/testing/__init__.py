@@ -18,12 +18,27 @@ or, in pytest, ``pytest_plugins = ["gcore_pulumi.testing.pytest_plugin"]`` and t
 from __future__ import annotations
 
 from gcore_pulumi.testing.emulator import ApiError, GcoreEmulator, RequestRecord
-from gcore_pulumi.testing.faults import FAULT_KINDS, Fault, FaultInjector, FaultKind
+from gcore_pulumi.testing.faults import (
+    ALL_FAULT_KINDS,
+    FAULT_KINDS,
+    PROXY_FAULT_KINDS,
+    Fault,
+    FaultInjector,
+    FaultKind,
+)
 from gcore_pulumi.testing.neutron import RuleSpec, RuleValidationError
+from gcore_pulumi.testing.service import DEFAULT_TEMPLATE, DUPLICATE_MODES, DuplicateMode
+from gcore_pulumi.testing.tasks import TASK_TYPES
 
 __all__ = [
+    "ALL_FAULT_KINDS",
+    "DEFAULT_TEMPLATE",
+    "DUPLICATE_MODES",
     "FAULT_KINDS",
+    "PROXY_FAULT_KINDS",
+    "TASK_TYPES",
     "ApiError",
+    "DuplicateMode",
     "Fault",
     "FaultInjector",
     "FaultKind",

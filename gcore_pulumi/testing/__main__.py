@@ -10,7 +10,8 @@ Prints exactly one line of JSON to stdout once the server accepts connections::
 and serves until SIGTERM or SIGINT, then exits 0. The API key comes from ``--api-key``, else
 the ``GCORE_API_KEY`` environment variable, else ``test-api-key``; it is never printed.
 Faults come from ``--fault`` (repeatable) and from ``GCORE_EMULATOR_FAULTS`` (specs separated
-by ``;``); the seed from ``--seed`` or ``GCORE_EMULATOR_SEED``.
+by ``;``); the seed from ``--seed`` or ``GCORE_EMULATOR_SEED``. ``--task-delay`` sets how long
+asynchronous (v2) tasks take, ``--duplicate-mode`` how a duplicate v2 rule is refused.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from collections.abc import Sequence
 from types import FrameType
 
 from gcore_pulumi.testing.emulator import GcoreEmulator
-from gcore_pulumi.testing.faults import parse_fault_spec
+from gcore_pulumi.testing.faults import ALL_FAULT_KINDS, parse_fault_spec
+from gcore_pulumi.testing.service import DUPLICATE_MODES
 
 
 def _fault_spec(text: str) -> str:
@@ -34,6 +36,16 @@ def _fault_spec(text: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (value >= 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,8 +78,24 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         type=_fault_spec,
         metavar="KIND:METHOD:PROBABILITY[:PARAM]",
-        help="inject a fault (repeatable); METHOD may be '*'; PARAM is Retry-After for 429 "
-        "or the delay in seconds for slow",
+        help="inject a fault (repeatable); KIND is one of "
+        + ", ".join(ALL_FAULT_KINDS)
+        + "; METHOD may be '*'; PARAM is Retry-After for 429, the delay in seconds for slow, "
+        "the status (301, 302, 303, 307, 308) for redirect",
+    )
+    parser.add_argument(
+        "--task-delay",
+        type=_seconds,
+        default=0.05,
+        metavar="SECONDS",
+        help="how long an asynchronous task takes to finish (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--duplicate-mode",
+        choices=DUPLICATE_MODES,
+        default="409",
+        help="how a duplicate v2 rule create is refused: 409 at once, or a task that ends "
+        "in ERROR (default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=None, help="seed for faults and ids")
     return parser
@@ -87,7 +115,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     specs = [s for s in os.environ.get("GCORE_EMULATOR_FAULTS", "").split(";") if s.strip()]
     specs += args.fault
 
-    emulator = GcoreEmulator(api_key=api_key, host=args.host, port=args.port, seed=seed)
+    emulator = GcoreEmulator(
+        api_key=api_key,
+        host=args.host,
+        port=args.port,
+        seed=seed,
+        task_delay=args.task_delay,
+        duplicate_mode=args.duplicate_mode,
+    )
     for spec in specs:
         try:
             emulator.faults.add_spec(spec)

@@ -7,13 +7,10 @@ published API and the Neutron backend's rules (see :mod:`gcore_pulumi.testing.ne
 any client's expectations; behaviour a client must not depend on (such as PUT returning a new
 rule id) is reproduced on purpose.
 
-Implemented endpoints (v1 only)::
-
-    POST   /cloud/v1/securitygroups/{project_id}/{region_id}/{group_id}/rules
-    GET    /cloud/v1/securitygroups/{project_id}/{region_id}/{group_id}
-    GET    /cloud/v1/securitygroups/{project_id}/{region_id}
-    DELETE /cloud/v1/securitygrouprules/{project_id}/{region_id}/{rule_id}
-    PUT    /cloud/v1/securitygrouprules/{project_id}/{region_id}/{rule_id}
+The endpoints are the table in :mod:`gcore_pulumi.testing.routes` (v1 rules and groups,
+v2 groups and rules with tasks, tasks); what each does is :mod:`gcore_pulumi.testing.service`.
+This module is the HTTP side: authentication, faults, the request log, and the
+:class:`GcoreEmulator` facade with its out-of-band controls.
 
 The server is stdlib only: ``ThreadingHTTPServer`` speaking HTTP/1.1 with exact
 ``Content-Length`` so that clients keep connections alive, daemon handler threads, and one
@@ -26,8 +23,7 @@ import contextlib
 import copy
 import hmac
 import json
-import random
-import re
+import math
 import selectors
 import socket
 import socketserver
@@ -36,30 +32,29 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 
+from gcore_pulumi.testing.errors import ApiError
 from gcore_pulumi.testing.faults import Fault, FaultInjector
-from gcore_pulumi.testing.neutron import (
-    RuleSpec,
-    RuleValidationError,
-    find_duplicate,
-    validate_rule_body,
-)
+from gcore_pulumi.testing.routes import Router
+from gcore_pulumi.testing.service import CloudState, DuplicateMode, check_duplicate_mode
 
 __all__ = ["ApiError", "GcoreEmulator", "RequestRecord"]
 
 _REDACTED = "***"
 _MAX_BODY = 1 << 20
-_INT_SEGMENT = re.compile(r"[0-9]+")
 
 
-def _timestamp() -> str:
-    """Now, in the API's format: ``2019-06-18T11:56:16+0000`` (offset without a colon)."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000")
+def _check_delay(seconds: float) -> float:
+    """A task delay: a finite number of seconds >= 0 (ValueError otherwise)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise ValueError(f"a task delay must be a number of seconds, got {seconds!r}")
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise ValueError(f"a task delay must be finite and >= 0, got {seconds!r}")
+    return float(seconds)
 
 
 @dataclass(frozen=True)
@@ -79,290 +74,6 @@ class RequestRecord:
     body: Any
     fault: str | None
     request_id: str | None = None
-
-
-class ApiError(Exception):
-    """An error answer of the API: status plus the Gcore error body fields."""
-
-    def __init__(
-        self,
-        status: int,
-        exception_class: str,
-        message: str,
-        invalid_fields: Mapping[str, list[str]] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.exception_class = exception_class
-        self.message = message
-        self.invalid_fields = None if invalid_fields is None else dict(invalid_fields)
-        self.headers = dict(headers or {})
-
-    def body(self, request_id: str) -> dict[str, Any]:
-        """The JSON error body the API sends."""
-        payload: dict[str, Any] = {
-            "exception_class": self.exception_class,
-            "message": self.message,
-            "request_id": request_id,
-        }
-        if self.invalid_fields is not None:
-            payload["invalid_fields"] = self.invalid_fields
-        return payload
-
-
-def _not_found(message: str) -> ApiError:
-    return ApiError(404, "NotFoundError", message)
-
-
-def _validation_error(err: RuleValidationError) -> ApiError:
-    return ApiError(400, "ValidationError", err.message, err.invalid_fields)
-
-
-@dataclass
-class _Group:
-    id: str
-    name: str
-    project_id: int
-    region_id: int
-    created_at: str
-    updated_at: str
-    description: str | None = None
-    revision_number: int = 0
-    rules: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def touch(self) -> None:
-        self.revision_number += 1
-        self.updated_at = _timestamp()
-
-    def view(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "description": self.description,
-            "project_id": self.project_id,
-            "region_id": self.region_id,
-            "region": f"Emulated Region {self.region_id}",
-            "revision_number": self.revision_number,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "tags_v2": [],
-            "security_group_rules": [copy.deepcopy(r) for r in self.rules.values()],
-        }
-
-
-class _State:
-    """All emulated resources and the request log, behind one re-entrant lock."""
-
-    def __init__(self, seed: int | None) -> None:
-        self.lock = threading.RLock()
-        self.groups: dict[str, _Group] = {}
-        self.log: list[RequestRecord] = []
-        self._id_rng = None if seed is None else random.Random(seed)
-
-    # -- helpers (call with the lock held) ------------------------------------------------
-    def new_id(self) -> str:
-        """A lowercase uuid4; reproducible when the emulator was given a seed."""
-        if self._id_rng is None:
-            return str(uuid.uuid4())
-        return str(uuid.UUID(int=self._id_rng.getrandbits(128), version=4))
-
-    def group(self, project_id: int, region_id: int, group_id: str) -> _Group:
-        group = self.groups.get(group_id.lower())
-        if group is None or (group.project_id, group.region_id) != (project_id, region_id):
-            raise _not_found(f"Security group {group_id} not found.")
-        return group
-
-    def find_rule(self, project_id: int, region_id: int, rule_id: str) -> _Group:
-        for group in self.groups.values():
-            if rule_id.lower() in group.rules and (group.project_id, group.region_id) == (
-                project_id,
-                region_id,
-            ):
-                return group
-        raise _not_found(f"Security group rule {rule_id} not found.")
-
-    def all_rules(self, project_id: int, region_id: int) -> list[dict[str, Any]]:
-        return [
-            rule
-            for group in self.groups.values()
-            if (group.project_id, group.region_id) == (project_id, region_id)
-            for rule in group.rules.values()
-        ]
-
-    def _insert(self, group: _Group, spec: RuleSpec) -> dict[str, Any]:
-        now = _timestamp()
-        rule: dict[str, Any] = {
-            "id": self.new_id(),
-            "security_group_id": group.id,
-            "direction": spec["direction"],
-            "ethertype": spec["ethertype"],
-            "protocol": spec["protocol"],
-            "port_range_min": spec["port_range_min"],
-            "port_range_max": spec["port_range_max"],
-            "remote_ip_prefix": spec["remote_ip_prefix"],
-            "remote_group_id": spec["remote_group_id"],
-            "description": spec["description"],
-            "revision_number": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
-        group.rules[rule["id"]] = rule
-        group.touch()
-        return copy.deepcopy(rule)
-
-    def _check_remote_group(self, project_id: int, region_id: int, spec: RuleSpec) -> None:
-        remote = spec["remote_group_id"]
-        if remote is not None:
-            # Neutron checks that the referenced group exists for the same tenant.
-            self.group(project_id, region_id, remote)
-
-    def _check_duplicate(
-        self, group: _Group, spec: RuleSpec, ignore_rule_id: str | None = None
-    ) -> None:
-        existing = [r for r in group.rules.values() if r["id"] != ignore_rule_id]
-        duplicate = find_duplicate(group.id, spec, existing)
-        if duplicate is not None:
-            raise ApiError(
-                409,
-                "ConflictError",
-                f"Security group rule already exists. Rule id is {duplicate}.",
-            )
-
-    # -- operations -----------------------------------------------------------------------
-    def create_group(self, project_id: int, region_id: int, name: str) -> str:
-        with self.lock:
-            now = _timestamp()
-            group = _Group(
-                id=self.new_id(),
-                name=name,
-                project_id=project_id,
-                region_id=region_id,
-                created_at=now,
-                updated_at=now,
-            )
-            self.groups[group.id] = group
-            return group.id
-
-    def delete_group(self, group_id: str) -> None:
-        with self.lock:
-            group = self.groups.pop(group_id.lower(), None)
-            if group is None:
-                raise KeyError(f"security group {group_id} does not exist")
-            # Rules elsewhere that name this group as their remote go with it (Neutron's
-            # foreign key cascades), which changes those groups' revision too.
-            for other in self.groups.values():
-                doomed = [i for i, r in other.rules.items() if r["remote_group_id"] == group.id]
-                for rule_id in doomed:
-                    del other.rules[rule_id]
-                    other.touch()
-
-    def create_rule(
-        self, project_id: int, region_id: int, group_id: str, body: object
-    ) -> dict[str, Any]:
-        """POST .../{group_id}/rules: 400, then 404, then 409, else the new rule."""
-        try:
-            spec, _ = validate_rule_body(body)
-        except RuleValidationError as err:
-            raise _validation_error(err) from None
-        with self.lock:
-            self._check_remote_group(project_id, region_id, spec)
-            group = self.group(project_id, region_id, group_id)
-            self._check_duplicate(group, spec)
-            return self._insert(group, spec)
-
-    def delete_rule(self, project_id: int, region_id: int, rule_id: str) -> None:
-        with self.lock:
-            group = self.find_rule(project_id, region_id, rule_id)
-            del group.rules[rule_id.lower()]
-            group.touch()
-
-    def replace_rule(
-        self, project_id: int, region_id: int, rule_id: str, body: object
-    ) -> dict[str, Any]:
-        """PUT .../{rule_id}: delete the rule and create one from the body, with a new id.
-
-        All checks run before anything changes, so a refused PUT leaves the old rule alone.
-        """
-        try:
-            spec, target_id = validate_rule_body(body, require_security_group_id=True)
-        except RuleValidationError as err:
-            raise _validation_error(err) from None
-        assert target_id is not None
-        with self.lock:
-            old_group = self.find_rule(project_id, region_id, rule_id)
-            target = self.group(project_id, region_id, target_id)
-            self._check_remote_group(project_id, region_id, spec)
-            self._check_duplicate(target, spec, ignore_rule_id=rule_id.lower())
-            del old_group.rules[rule_id.lower()]
-            old_group.touch()
-            return self._insert(target, spec)
-
-    def get_group(self, project_id: int, region_id: int, group_id: str) -> dict[str, Any]:
-        with self.lock:
-            return self.group(project_id, region_id, group_id).view()
-
-    def list_groups(self, project_id: int, region_id: int) -> dict[str, Any]:
-        with self.lock:
-            results = [
-                g.view()
-                for g in self.groups.values()
-                if (g.project_id, g.region_id) == (project_id, region_id)
-            ]
-        return {"count": len(results), "results": results}
-
-
-_Response = tuple[int, Any]
-
-
-class _Router:
-    """Maps (method, path) to a state operation, like the real service's URL router.
-
-    ``project_id`` and ``region_id`` must be decimal integers; anything else does not match
-    a route and gets 404. A known path with an unsupported method gets 405.
-    """
-
-    def __init__(self, state: _State) -> None:
-        self.state = state
-
-    def dispatch(self, method: str, path: str, body_thunk: _BodyThunk) -> _Response:
-        path = path.split("?", 1)[0]  # never echo the query string (it may hold secrets)
-        segments = path.split("/")
-        if len(segments) < 4 or segments[0] != "" or segments[1:3] != ["cloud", "v1"]:
-            raise _not_found(f"The requested resource {path} was not found.")
-        resource, rest = segments[3], segments[4:]
-        if len(rest) < 2 or not all(_INT_SEGMENT.fullmatch(s) for s in rest[:2]):
-            raise _not_found(f"The requested resource {path} was not found.")
-        project_id, region_id = int(rest[0]), int(rest[1])
-        tail = rest[2:]
-        state = self.state
-        if resource == "securitygroups":
-            if not tail:
-                self._allow(method, "GET")
-                return 200, state.list_groups(project_id, region_id)
-            if len(tail) == 1 and tail[0]:
-                self._allow(method, "GET")
-                return 200, state.get_group(project_id, region_id, tail[0])
-            if len(tail) == 2 and tail[0] and tail[1] == "rules":
-                self._allow(method, "POST")
-                return 200, state.create_rule(project_id, region_id, tail[0], body_thunk())
-        elif resource == "securitygrouprules" and len(tail) == 1 and tail[0]:
-            self._allow(method, "DELETE", "PUT")
-            if method == "DELETE":
-                state.delete_rule(project_id, region_id, tail[0])
-                return 204, None
-            return 200, state.replace_rule(project_id, region_id, tail[0], body_thunk())
-        raise _not_found(f"The requested resource {path} was not found.")
-
-    @staticmethod
-    def _allow(method: str, *allowed: str) -> None:
-        if method not in allowed:
-            raise ApiError(
-                405,
-                "MethodNotAllowed",
-                f"Method {method} is not allowed for this resource.",
-                headers={"Allow": ", ".join(allowed)},
-            )
 
 
 class _BodyThunk:
@@ -645,13 +356,29 @@ class _Handler(BaseHTTPRequestHandler):
                 err = ApiError(status, phrase.replace(" ", ""), phrase, headers=extra)
                 self._finish(method, path, headers, log_body, fault, request_id, status, err)
                 return
+            foreign = _foreign_answer(fault, path)
+            if foreign is not None:
+                status, content_type, data, extra = foreign
+                self._finish(
+                    method,
+                    path,
+                    headers,
+                    log_body,
+                    fault,
+                    request_id,
+                    status,
+                    None,
+                    raw=(content_type, data),
+                    extra=extra,
+                )
+                return
             if fault.kind == "slow":
                 time.sleep(fault.delay)
 
         payload: Any = None
         error: ApiError | None = None
         try:
-            status, payload = emulator._router.dispatch(method, path, _BodyThunk(raw))
+            status, payload = emulator._router.dispatch(method, path, _BodyThunk(raw), request_id)
         except ApiError as exc:
             status, error = exc.status, exc
 
@@ -675,9 +402,12 @@ class _Handler(BaseHTTPRequestHandler):
         status: int | None,
         error: ApiError | None,
         payload: Any = None,
+        raw: tuple[str | None, bytes] | None = None,
+        extra: Mapping[str, str] | None = None,
     ) -> None:
         """Log the request, then answer it (or drop the connection when status is None).
 
+        ``raw`` is ``(content type, body)`` for an answer that is not JSON (a proxy's page).
         The record is appended before the answer is written so that a test reading the log
         right after receiving the answer always finds it.
         """
@@ -695,21 +425,27 @@ class _Handler(BaseHTTPRequestHandler):
         if status is None:
             self.close_connection = True
             return
-        extra: dict[str, str] = {}
+        more: dict[str, str] = dict(extra or {})
         if error is not None:
             payload = error.body(request_id)
-            extra.update(error.headers)
-        data = b"" if status == 204 or payload is None else json.dumps(payload).encode("utf-8")
+            more.update(error.headers)
+        content_type: str | None = "application/json"
+        if raw is not None:
+            content_type, data = raw
+        else:
+            data = b"" if status == 204 or payload is None else json.dumps(payload).encode()
         lines = [
             f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
             f"Server: {self.version_string()}",
             f"Date: {self.date_time_string()}",
         ]
         if status != 204:
-            lines.append("Content-Type: application/json")
+            if content_type is not None:
+                lines.append(f"Content-Type: {content_type}")
             lines.append(f"Content-Length: {len(data)}")
-        lines.append(f"X-Request-ID: {request_id}")
-        lines.extend(f"{name}: {value}" for name, value in extra.items())
+        if raw is None:
+            lines.append(f"X-Request-ID: {request_id}")
+        lines.extend(f"{name}: {value}" for name, value in more.items())
         if self.close_connection:
             lines.append("Connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
@@ -718,15 +454,43 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(head + data)
 
 
+def _html_page(status: int, server: str = "nginx") -> bytes:
+    title = f"{status} {HTTPStatus(status).phrase}"
+    return (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{title}</h1></center>\r\n<hr><center>{server}</center>\r\n"
+        "</body>\r\n</html>\r\n"
+    ).encode()
+
+
+def _foreign_answer(
+    fault: Fault, path: str
+) -> tuple[int, str | None, bytes, dict[str, str]] | None:
+    """(status, content type, body, headers) of a fault that is not Gcore speaking."""
+    html = "text/html"
+    if fault.kind == "html_404":
+        return 404, html, _html_page(404), {}
+    if fault.kind == "empty_404":
+        return 404, None, b"", {}
+    if fault.kind == "html_502":
+        return 502, html, _html_page(502), {}
+    if fault.kind == "redirect":
+        status = fault.redirect_status
+        return status, html, _html_page(status), {"Location": fault.location + path}
+    return None
+
+
 class GcoreEmulator:
-    """An in-process Gcore Cloud API (security group rules) on a loopback port.
+    """An in-process Gcore Cloud API (security groups, rules, tasks) on a loopback port.
 
     Use it as a context manager or call :meth:`start` / :meth:`stop`. Point the client at
-    :attr:`base_url` with :attr:`api_key`. Groups are created out of band with
-    :meth:`create_group` (the real API would need a separate call the provider does not make);
-    :meth:`add_rule`, :meth:`remove_rule` and :meth:`delete_group` simulate someone changing
-    things behind the provider's back. :attr:`faults` injects failures; :attr:`requests` shows
-    what the client sent.
+    :attr:`base_url` with :attr:`api_key`. Out-of-band methods (:meth:`create_group`,
+    :meth:`add_rule`, :meth:`remove_rule`, :meth:`delete_group`, :meth:`update_group`,
+    :meth:`add_read_only_tag`, :meth:`mark_in_use`) simulate someone changing things behind
+    the client's back; :attr:`faults` injects failures; :attr:`task_delay`,
+    :attr:`task_delays`, :meth:`fail_tasks` and :meth:`finish_tasks` steer asynchronous
+    tasks; :attr:`duplicate_mode` picks how a duplicate v2 rule is refused; :attr:`requests`
+    shows what the client sent.
     """
 
     def __init__(
@@ -735,13 +499,24 @@ class GcoreEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         seed: int | None = None,
+        *,
+        task_delay: float = 0.05,
+        task_delays: Mapping[str, float] | None = None,
+        duplicate_mode: DuplicateMode = "409",
     ) -> None:
         self.api_key = api_key
         self.host = host
         self.port = port
         self.faults = FaultInjector(seed)
-        self._state = _State(seed)
-        self._router = _Router(self._state)
+        self._state = CloudState(
+            seed,
+            task_delay=_check_delay(task_delay),
+            task_delays={k: _check_delay(v) for k, v in (task_delays or {}).items()},
+            duplicate_mode=check_duplicate_mode(duplicate_mode),
+        )
+        self._log: list[RequestRecord] = []
+        self._log_lock = threading.Lock()
+        self._router = Router(self._state)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._lifecycle = threading.Lock()
@@ -805,27 +580,116 @@ class GcoreEmulator:
         server = self._server
         return 0 if server is None else server.connections_accepted
 
+    # -- settings -------------------------------------------------------------------------
+    @property
+    def task_delay(self) -> float:
+        """Seconds a task takes from creation to FINISHED (or ERROR), for tasks created from
+        now on; half of it is spent in NEW, half in RUNNING. Default 0.05."""
+        return self._state.tasks.delay
+
+    @task_delay.setter
+    def task_delay(self, seconds: float) -> None:
+        with self._state.lock:
+            self._state.tasks.delay = _check_delay(seconds)
+
+    @property
+    def task_delays(self) -> dict[str, float]:
+        """Per task type overrides of :attr:`task_delay` (a live dict: set or delete keys such
+        as ``"create_security_group"``)."""
+        return self._state.tasks.delays
+
+    @property
+    def duplicate_mode(self) -> DuplicateMode:
+        """How a duplicate v2 rule create is refused: ``"409"`` at once (like v1), or
+        ``"task_error"``: the POST gets a task that ends in ERROR with the duplicate message
+        and ``created_resources`` null."""
+        return self._state.duplicate_mode
+
+    @duplicate_mode.setter
+    def duplicate_mode(self, mode: DuplicateMode) -> None:
+        with self._state.lock:
+            self._state.duplicate_mode = check_duplicate_mode(mode)
+
     # -- out-of-band state changes --------------------------------------------------------
-    def create_group(self, project_id: int = 1, region_id: int = 1, name: str = "default") -> str:
-        """Create an empty security group; return its id (lowercase uuid4)."""
-        return self._state.create_group(project_id, region_id, name)
+    def create_group(
+        self,
+        project_id: int = 1,
+        region_id: int = 1,
+        name: str = "default",
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> str:
+        """Create a security group with no rules at once; return its id (lowercase uuid4).
+
+        ``description`` None is stored (and answered) as ""; ``tags`` are user tags.
+        """
+        with self._state.lock:
+            group = self._state.add_group(
+                project_id, region_id, name, description, dict(tags or {})
+            )
+            return group.id
 
     def delete_group(self, group_id: str) -> None:
-        """Delete a group and its rules behind the client's back (KeyError if unknown)."""
-        self._state.delete_group(group_id)
+        """Delete a group and its rules behind the client's back (KeyError if unknown), even
+        while marked in use. Rules elsewhere naming it as remote group go too."""
+        with self._state.lock:
+            self._state.settle()
+            self._state.drop_group(group_id)
+
+    def update_group(
+        self,
+        group_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Change a group out of band, as from the console (for drift tests); None leaves a
+        field alone, ``tags`` replaces every user tag. Returns the group as GET shows it."""
+        with self._state.lock:
+            self._state.settle()
+            group = self._state.known_group(group_id)
+            if name is not None:
+                group.name = name
+            if description is not None:
+                group.description = description
+            if tags is not None:
+                group.tags = dict(tags)
+            group.touch()
+            return self._state.view(group)
+
+    def rename_group(self, group_id: str, name: str) -> None:
+        """Rename a group out of band (KeyError if unknown)."""
+        self.update_group(group_id, name=name)
+
+    def add_read_only_tag(self, group_id: str, key: str, value: str) -> None:
+        """Give the group a read-only tag (as Gcore's own tags are): listed in ``tags_v2``
+        with ``read_only`` true, kept by every PATCH, refused (400) if a PATCH names it."""
+        with self._state.lock:
+            self._state.settle()
+            group = self._state.known_group(group_id)
+            group.read_only_tags[key] = value
+            group.tags.pop(key, None)
+            group.touch()
+
+    def mark_in_use(self, group_id: str, in_use: bool = True) -> None:
+        """Mark a group as attached to instances (its DELETE answers 409) or not."""
+        with self._state.lock:
+            self._state.known_group(group_id).in_use = bool(in_use)
 
     def add_rule(self, group_id: str, **fields: Any) -> dict[str, Any]:
-        """Create a rule out of band with the same checks as the POST; return the rule.
+        """Create a rule out of band with the same checks as the v1 POST; return the rule.
 
         Raises ``ValueError`` (with the API's message) where the POST answers 400 or 409, and
         ``KeyError`` where it answers 404 (unknown group or remote group).
         """
         with self._state.lock:
-            group = self._state.groups.get(group_id.lower())
-            if group is None:
-                raise KeyError(f"security group {group_id} does not exist")
+            self._state.settle()
+            group = self._state.known_group(group_id)
             try:
-                return self._state.create_rule(group.project_id, group.region_id, group.id, fields)
+                return self._state.create_rule_v1(
+                    group.project_id, group.region_id, group.id, fields
+                )
             except ApiError as err:
                 if err.status == 404:
                     raise KeyError(err.message) from None
@@ -834,61 +698,99 @@ class GcoreEmulator:
     def remove_rule(self, rule_id: str) -> None:
         """Delete a rule behind the client's back, as if from the console (KeyError if gone)."""
         with self._state.lock:
-            for group in self._state.groups.values():
-                if rule_id.lower() in group.rules:
-                    del group.rules[rule_id.lower()]
-                    group.touch()
-                    return
-        raise KeyError(f"security group rule {rule_id} does not exist")
+            self._state.settle()
+            self._state.remove_rule(rule_id)
+
+    # -- tasks ------------------------------------------------------------------------------
+    def fail_tasks(
+        self,
+        task_type: str | None = None,
+        times: int = 1,
+        error: str = "Emulated task failure",
+    ) -> None:
+        """Make the next ``times`` tasks created (of ``task_type``, e.g.
+        ``"create_security_group_rule"``, or of any type) end in ERROR with ``error`` and
+        ``created_resources`` null, changing nothing."""
+        with self._state.lock:
+            self._state.tasks.fail_next(task_type, times, error)
+
+    def finish_tasks(self) -> None:
+        """End every pending task now (FINISHED, or ERROR where it would fail)."""
+        with self._state.lock:
+            self._state.tasks.finish_all()
+
+    def tasks(self, task_type: str | None = None) -> list[dict[str, Any]]:
+        """Every task (of ``task_type``) as ``GET /cloud/v1/tasks/{id}`` shows it now, oldest
+        first."""
+        with self._state.lock:
+            self._state.settle()
+            return [
+                self._state.tasks.view(t)
+                for t in self._state.tasks.all()
+                if task_type is None or t.task_type == task_type
+            ]
+
+    def task(self, task_id: str) -> dict[str, Any]:
+        """One task as the GET shows it now (KeyError if unknown)."""
+        with self._state.lock:
+            self._state.settle()
+            try:
+                return self._state.get_task(task_id)
+            except ApiError:
+                raise KeyError(f"task {task_id} does not exist") from None
 
     # -- inspection -----------------------------------------------------------------------
     def rules(self, group_id: str) -> list[dict[str, Any]]:
         """The group's rules as API objects (copies; KeyError if the group does not exist)."""
         with self._state.lock:
-            group = self._state.groups.get(group_id.lower())
-            if group is None:
-                raise KeyError(f"security group {group_id} does not exist")
-            return [copy.deepcopy(r) for r in group.rules.values()]
+            self._state.settle()
+            group = self._state.known_group(group_id)
+            return [copy.deepcopy(r) for r in self._state.rules.of_group(group.id)]
 
     def all_rules(self) -> list[dict[str, Any]]:
         """Every rule in every group (copies)."""
         with self._state.lock:
-            return [copy.deepcopy(r) for g in self._state.groups.values() for r in g.rules.values()]
+            self._state.settle()
+            return [copy.deepcopy(r) for r in self._state.rules.all()]
 
     def group(self, group_id: str) -> dict[str, Any]:
         """The group as the GET endpoint returns it (KeyError if it does not exist)."""
         with self._state.lock:
-            group = self._state.groups.get(group_id.lower())
-            if group is None:
-                raise KeyError(f"security group {group_id} does not exist")
-            return group.view()
+            self._state.settle()
+            return self._state.view(self._state.known_group(group_id))
+
+    def groups(self) -> list[dict[str, Any]]:
+        """Every group in every project and region, as GET shows them, oldest first."""
+        with self._state.lock:
+            self._state.settle()
+            return [self._state.view(g) for g in self._state.groups.all()]
 
     @property
     def requests(self) -> list[RequestRecord]:
         """The request log, oldest first (a copy)."""
-        with self._state.lock:
-            return list(self._state.log)
+        with self._log_lock:
+            return list(self._log)
 
     def count(self, method: str | None = None, path_prefix: str | None = None) -> int:
         """How many logged requests match ``method`` (any case) and ``path_prefix``."""
         wanted = None if method is None else method.upper()
-        with self._state.lock:
+        with self._log_lock:
             return sum(
                 1
-                for r in self._state.log
+                for r in self._log
                 if (wanted is None or r.method == wanted)
                 and (path_prefix is None or r.path.startswith(path_prefix))
             )
 
     def clear_log(self) -> None:
         """Forget the logged requests."""
-        with self._state.lock:
-            self._state.log.clear()
+        with self._log_lock:
+            self._log.clear()
 
     def dump_log(self) -> str:
         """The request log as JSON text, for failure reports. Never contains the API key."""
-        with self._state.lock:
-            records = [asdict(r) for r in self._state.log]
+        with self._log_lock:
+            records = [asdict(r) for r in self._log]
         text = json.dumps(_redact(records, self.api_key), indent=2, sort_keys=True, default=str)
         return text.replace(self.api_key, _REDACTED) if self.api_key else text
 
@@ -902,5 +804,5 @@ class GcoreEmulator:
             fault=record.fault,
             request_id=record.request_id,
         )
-        with self._state.lock:
-            self._state.log.append(record)
+        with self._log_lock:
+            self._log.append(record)

@@ -3,8 +3,10 @@
 A provider that only ever sees clean 200s is untested where it matters: rate limiting
 (429 with ``Retry-After``), gateway errors (502/503), slow answers, and above all the
 ambiguous failures where the server *did* commit the change but the client never learned it
-(``commit_then_502``, ``commit_then_drop``). :class:`FaultInjector` decides, per request,
-whether one of those happens; the server applies the decision.
+(``commit_then_502``, ``commit_then_drop``). Then there are answers that do not come from
+Gcore at all, from a proxy or a wrong base URL: an HTML or empty 404, a redirect, a proxy's
+HTML 502 (:data:`PROXY_FAULT_KINDS`). :class:`FaultInjector` decides, per request, whether
+one of those happens; the server applies the decision.
 
 Decisions are deterministic for a given seed and request sequence, so a failing test can be
 replayed.
@@ -20,16 +22,41 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 __all__ = [
+    "ALL_FAULT_KINDS",
     "FAULT_KINDS",
+    "PROXY_FAULT_KINDS",
+    "REDIRECT_STATUSES",
     "Fault",
     "FaultInjector",
     "FaultKind",
     "parse_fault_spec",
 ]
 
-FaultKind = Literal["429", "502", "503", "slow", "commit_then_502", "commit_then_drop", "drop"]
+FaultKind = Literal[
+    "429",
+    "502",
+    "503",
+    "slow",
+    "commit_then_502",
+    "commit_then_drop",
+    "drop",
+    "html_404",
+    "empty_404",
+    "redirect",
+    "html_502",
+]
 #: Every fault kind, in declaration order.
-FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
+ALL_FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
+#: The kinds Gcore itself (or its own gateway) produces, which a careful client rides out by
+#: retrying: what a soak run injects.
+FAULT_KINDS: tuple[FaultKind, ...] = ALL_FAULT_KINDS[:7]
+#: Answers from something that is not Gcore (a proxy, a wrong base URL): they prove nothing
+#: about the resource. None of them handles the request.
+PROXY_FAULT_KINDS: tuple[FaultKind, ...] = ALL_FAULT_KINDS[7:]
+#: Statuses a ``redirect`` fault may answer with.
+REDIRECT_STATUSES: frozenset[int] = frozenset({301, 302, 303, 307, 308})
+#: Where a ``redirect`` points by default: the same path on a port nothing listens on.
+DEFAULT_REDIRECT_LOCATION = "http://127.0.0.1:9"
 
 
 @dataclass(frozen=True)
@@ -43,12 +70,19 @@ class Fault:
     * ``"slow"``: sleep ``delay`` seconds, then handle the request normally;
     * ``"commit_then_502"``: handle the request (state changes), then answer 502 instead;
     * ``"commit_then_drop"``: handle the request, then close the socket without answering;
-    * ``"drop"``: close the socket without answering and without handling the request.
+    * ``"drop"``: close the socket without answering and without handling the request;
+    * ``"html_404"``: answer 404 with an HTML page (``text/html``), change nothing;
+    * ``"empty_404"``: answer 404 with an empty body, change nothing;
+    * ``"redirect"``: answer ``redirect_status`` with ``Location`` = ``location`` + the
+      request's path and query, change nothing;
+    * ``"html_502"``: answer 502 with a proxy's HTML page, change nothing.
     """
 
     kind: FaultKind
     retry_after: str | None = "1"
     delay: float = 0.0
+    redirect_status: int = 308
+    location: str = DEFAULT_REDIRECT_LOCATION
 
 
 @dataclass
@@ -61,6 +95,8 @@ class _Rule:
     schedule: frozenset[int] | None
     retry_after: str | None
     delay: float
+    redirect_status: int
+    location: str
     matched: int = 0
     fired: int = 0
 
@@ -96,15 +132,22 @@ class FaultInjector:
         schedule: Sequence[int] | None = None,
         retry_after: str | None = "1",
         delay: float = 0.0,
+        redirect_status: int = 308,
+        location: str = DEFAULT_REDIRECT_LOCATION,
     ) -> None:
         """Add a rule. ``method``/``path_prefix`` None (or method ``*``) match everything.
 
         ``retry_after`` is sent verbatim in the ``Retry-After`` header of a 429 (seconds or an
-        HTTP date; None sends no header). ``delay`` is the sleep of a ``slow`` fault.
+        HTTP date, or any text; None sends no header). ``delay`` is the sleep of a ``slow``
+        fault. ``redirect_status`` (301, 302, 303, 307 or 308) and ``location`` (scheme and
+        host the request's path is appended to) shape a ``redirect``.
         Raises ``ValueError`` on a nonsensical rule rather than silently never firing.
         """
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
+        if kind not in ALL_FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {ALL_FAULT_KINDS}")
+        if redirect_status not in REDIRECT_STATUSES:
+            choices = sorted(REDIRECT_STATUSES)
+            raise ValueError(f"redirect_status must be one of {choices}, got {redirect_status!r}")
         if not (isinstance(probability, (int, float)) and 0.0 <= probability <= 1.0):
             raise ValueError(f"probability must be within [0, 1], got {probability!r}")
         if times is not None and times < 0:
@@ -123,6 +166,8 @@ class FaultInjector:
             schedule=None if schedule is None else frozenset(schedule),
             retry_after=retry_after,
             delay=float(delay),
+            redirect_status=redirect_status,
+            location=location.rstrip("/"),
         )
         with self._lock:
             self._rules.append(rule)
@@ -130,7 +175,14 @@ class FaultInjector:
     def add_spec(self, spec: str) -> None:
         """Add a rule written as ``KIND[:METHOD[:PROBABILITY[:PARAM]]]`` (see parse_fault_spec)."""
         kind, method, probability, retry_after, delay = parse_fault_spec(spec)
-        self.add(kind, method=method, probability=probability, retry_after=retry_after, delay=delay)
+        self.add(
+            kind,
+            method=method,
+            probability=probability,
+            retry_after=retry_after,
+            delay=delay,
+            redirect_status=_redirect_status(spec) if kind == "redirect" else 308,
+        )
 
     def clear(self) -> None:
         """Remove every rule and reset the ``injected`` counters."""
@@ -165,7 +217,13 @@ class FaultInjector:
                 return None
             chosen.fired += 1
             self._injected[chosen.kind] = self._injected.get(chosen.kind, 0) + 1
-            return Fault(kind=chosen.kind, retry_after=chosen.retry_after, delay=chosen.delay)
+            return Fault(
+                kind=chosen.kind,
+                retry_after=chosen.retry_after,
+                delay=chosen.delay,
+                redirect_status=chosen.redirect_status,
+                location=chosen.location,
+            )
 
 
 def parse_fault_spec(
@@ -175,14 +233,17 @@ def parse_fault_spec(
 
     METHOD ``*`` (or empty) means any method; PROBABILITY defaults to 1. PARAM is the
     ``Retry-After`` value for ``429`` (it may contain colons, e.g. an HTTP date; ``none`` sends
-    no header) and the delay in seconds for ``slow``. Returns
-    ``(kind, method, probability, retry_after, delay)``; raises ``ValueError`` when malformed.
+    no header), the delay in seconds for ``slow`` and the status (301, 302, 303, 307, 308)
+    for ``redirect``. Returns ``(kind, method, probability, retry_after, delay)`` (a redirect's
+    status: :func:`_redirect_status`); raises ``ValueError`` when malformed.
     """
     parts = spec.strip().split(":", 3)
     kind_text = parts[0].strip()
-    if kind_text not in FAULT_KINDS:
-        raise ValueError(f"unknown fault kind {kind_text!r} in {spec!r}; expected {FAULT_KINDS}")
-    kind: FaultKind = next(k for k in FAULT_KINDS if k == kind_text)
+    if kind_text not in ALL_FAULT_KINDS:
+        raise ValueError(
+            f"unknown fault kind {kind_text!r} in {spec!r}; expected {ALL_FAULT_KINDS}"
+        )
+    kind: FaultKind = next(k for k in ALL_FAULT_KINDS if k == kind_text)
     method_text = parts[1].strip() if len(parts) > 1 else "*"
     method = None if method_text in ("", "*") else method_text.upper()
     probability = 1.0
@@ -206,6 +267,21 @@ def parse_fault_spec(
                 raise ValueError(f"delay must be a finite number >= 0 in {spec!r}")
         elif kind == "429":
             retry_after = None if param.lower() in ("", "none") else param
+        elif kind == "redirect":
+            _redirect_status(spec)
         else:
             raise ValueError(f"fault kind {kind!r} takes no parameter (in {spec!r})")
     return kind, method, probability, retry_after, delay
+
+
+def _redirect_status(spec: str) -> int:
+    """The status PARAM of a ``redirect`` spec (308 when absent); ValueError if not one."""
+    parts = spec.strip().split(":", 3)
+    if len(parts) < 4 or not parts[3].strip():
+        return 308
+    text = parts[3].strip()
+    if not text.isdigit() or int(text) not in REDIRECT_STATUSES:
+        raise ValueError(
+            f"bad redirect status {text!r} in {spec!r}; expected one of {sorted(REDIRECT_STATUSES)}"
+        )
+    return int(text)

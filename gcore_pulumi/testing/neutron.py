@@ -28,13 +28,17 @@ __all__ = [
     "IPV6_ONLY_PROTOCOLS",
     "PORT_RANGE_PROTOCOLS",
     "PROTOCOLS",
+    "V2_PROTOCOLS",
     "RuleSpec",
     "RuleValidationError",
+    "canonical_protocol",
     "check_neutron_rules",
     "check_schema",
     "duplicate_key",
     "find_duplicate",
+    "format_ipv6",
     "normalize_ip_prefix",
+    "prefix_key",
     "validate_rule_body",
 ]
 
@@ -71,6 +75,8 @@ PROTOCOLS: frozenset[str] = frozenset(
         "vrrp",
     }
 )
+#: The v2 protocol enum: the same without ``any`` (v2 sends null for "all protocols").
+V2_PROTOCOLS: frozenset[str] = PROTOCOLS - {"any"}
 #: Protocols for which the two port fields are a real port range.
 PORT_RANGE_PROTOCOLS: frozenset[str] = frozenset({"tcp", "udp", "sctp", "dccp", "udplite"})
 #: Protocols for which the port fields carry the ICMP type (min) and code (max).
@@ -81,8 +87,6 @@ IPV6_ONLY_PROTOCOLS: frozenset[str] = frozenset(p for p in PROTOCOLS if p.starts
 DESCRIPTION_MAX_LENGTH = 255
 
 _PORT_FIELDS = ("port_range_min", "port_range_max")
-# Prefixes that Neutron's duplicate check treats as "no prefix at all".
-_MATCH_ALL_PREFIXES = frozenset({"0.0.0.0/0", "::/0"})
 
 
 class RuleSpec(TypedDict):
@@ -121,14 +125,83 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def format_ipv6(value: int) -> str:
+    """Print a 128-bit IPv6 address the way Neutron (netaddr, i.e. glibc ``inet_ntop``) does.
+
+    The longest run of two or more zero groups (the first on a tie) becomes ``::``; groups
+    are lowercase hex without leading zeros; an IPv4-mapped (``::ffff:a.b.c.d``) or
+    IPv4-compatible (``::a.b.c.d``, not ``::1``) address ends in dotted decimal. Python's
+    ``ipaddress`` differs on the last point, and differently across Python versions.
+    """
+    if not 0 <= value < 1 << 128:
+        raise ValueError(f"not a 128-bit value: {value!r}")
+    words = [(value >> (16 * (7 - i))) & 0xFFFF for i in range(8)]
+    best_base, best_len, cur_base, cur_len = -1, 0, -1, 0
+    for i, word in enumerate([*words, 1]):  # the sentinel closes a trailing run
+        if word == 0 and i < 8:
+            cur_base, cur_len = (i, 1) if cur_base == -1 else (cur_base, cur_len + 1)
+            continue
+        if cur_base != -1 and cur_len > best_len:
+            best_base, best_len = cur_base, cur_len
+        cur_base, cur_len = -1, 0
+    if best_len < 2:
+        best_base = -1
+    parts: list[str] = []
+    for i in range(8):
+        if best_base != -1 and best_base <= i < best_base + best_len:
+            if i == best_base:
+                parts.append(":")
+            continue
+        if i != 0:
+            parts.append(":")
+        if i == 6 and best_base == 0 and (best_len == 6 or (best_len == 5 and words[5] == 0xFFFF)):
+            parts.append(str(ipaddress.IPv4Address(value & 0xFFFFFFFF)))
+            break
+        parts.append(f"{words[i]:x}")
+    if best_base != -1 and best_base + best_len == 8:
+        parts.append(":")
+    return "".join(parts)
+
+
 def normalize_ip_prefix(value: str) -> str:
-    """Return ``value`` in the canonical CIDR form the backend stores.
+    """Return ``value`` in the canonical CIDR form the backend stores and prints.
 
     Host bits are cleared (``10.1.2.3/8`` -> ``10.0.0.0/8``) and a bare address becomes a
-    single-host network (``/32`` or ``/128``). Raises ``ValueError`` for anything that is not
-    an IPv4 or IPv6 network.
+    single-host network (``/32`` or ``/128``). IPv6 is printed as netaddr prints it (see
+    :func:`format_ipv6`): ``::ffff:10.0.0.1/128``, whatever Python's version. Raises
+    ``ValueError`` for anything that is not an IPv4 or IPv6 network.
     """
-    return str(ipaddress.ip_network(value.strip(), strict=False))
+    network = ipaddress.ip_network(value.strip(), strict=False)
+    if network.version == 4:
+        return str(network)
+    return f"{format_ipv6(int(network.network_address))}/{network.prefixlen}"
+
+
+def prefix_key(prefix: object) -> object:
+    """What two prefixes are compared by: the network, not its spelling.
+
+    None and the match-everything networks (``0.0.0.0/0``, ``::/0``) all give None, as in
+    Neutron's duplicate check. A string that is not a network is compared as itself.
+    """
+    if prefix is None:
+        return None
+    try:
+        network = ipaddress.ip_network(str(prefix).strip(), strict=False)
+    except ValueError:
+        return prefix
+    if network.prefixlen == 0:
+        return None
+    return (network.version, int(network.network_address), network.prefixlen)
+
+
+def canonical_protocol(protocol: object, ethertype: object) -> object:
+    """Neutron's stored protocol: ``any`` is null, and with IPv6 ``icmp``/``icmpv6`` is
+    ``ipv6-icmp`` (``_make_canonical_ipv6_icmp_protocol``)."""
+    if protocol == "any":
+        return None
+    if ethertype == "IPv6" and protocol in ("icmp", "icmpv6"):
+        return "ipv6-icmp"
+    return protocol
 
 
 def _check_uuid4(value: object, errors: list[str]) -> str | None:
@@ -146,7 +219,9 @@ def _check_uuid4(value: object, errors: list[str]) -> str | None:
     return str(parsed)
 
 
-def check_schema(body: object, *, require_security_group_id: bool = False) -> dict[str, Any]:
+def check_schema(
+    body: object, *, require_security_group_id: bool = False, v2: bool = False
+) -> dict[str, Any]:
     """Validate ``body`` against the request schema; return the known fields it sets.
 
     Mirrors ``CreateSecurityGroupRuleSerializer``: ``direction`` is required, the other fields
@@ -154,7 +229,8 @@ def check_schema(body: object, *, require_security_group_id: bool = False) -> di
     ``remote_ip_prefix`` are nullable). Unknown keys are ignored, as a lenient serializer does.
     ``remote_ip_prefix`` is already normalised in the result. With
     ``require_security_group_id`` (the PUT body) ``security_group_id`` is required as well.
-    Every bad field is reported at once.
+    With ``v2`` (the v2 rule body) ``protocol`` may be null (all protocols) and ``any`` is
+    not in the enum. Every bad field is reported at once.
     """
     if not isinstance(body, Mapping):
         raise RuleValidationError(
@@ -178,8 +254,11 @@ def check_schema(body: object, *, require_security_group_id: bool = False) -> di
         if field not in body:
             continue
         value = body[field]
-        allowed = {"direction": DIRECTIONS, "ethertype": ETHERTYPES, "protocol": PROTOCOLS}[field]
-        if value is None:
+        protocols = V2_PROTOCOLS if v2 else PROTOCOLS
+        allowed = {"direction": DIRECTIONS, "ethertype": ETHERTYPES, "protocol": protocols}[field]
+        if value is None and v2 and field == "protocol":
+            clean[field] = None
+        elif value is None:
             fail(field, "Field may not be null.")
         elif not isinstance(value, str) or value not in allowed:
             fail(field, "Must be one of: " + ", ".join(sorted(allowed)) + ".")
@@ -249,22 +328,23 @@ def check_neutron_rules(fields: Mapping[str, Any]) -> RuleSpec:
     """Apply Neutron's defaults and consistency checks to schema-valid ``fields``.
 
     Defaults: ``ethertype`` IPv4, ``description`` "", ``protocol`` null (``any`` is stored as
-    null). Checks, in Neutron's order, stopping at the first failure: port fields need a
-    protocol; tcp/udp/sctp/dccp/udplite need both ends, each 1..65535, min <= max; icmp and
-    ipv6-icmp take a type (min) and code (max) in 0..255 and no code without a type; other
-    protocols take no ports; ``ethertype`` must match the family of ``remote_ip_prefix``;
-    ``ipv6-*`` protocols need IPv6; ``remote_ip_prefix`` and ``remote_group_id`` exclude each
+    null; with IPv6, ``icmp`` is stored as ``ipv6-icmp``). Checks, in Neutron's order,
+    stopping at the first failure: port fields need a protocol; tcp/udp/sctp/dccp/udplite
+    need both ends, each 1..65535, min <= max; icmp and ipv6-icmp take a type (min) and code
+    (max) in 0..255 and no code without a type; other protocols take no ports; ``ethertype``
+    must match the family of ``remote_ip_prefix``; ``ipv6-*`` protocols need IPv6;
+    ``remote_ip_prefix`` and ``remote_group_id`` exclude each
     other.
     """
-    protocol = fields.get("protocol")
-    if protocol == "any":
-        protocol = None
+    ethertype = fields.get("ethertype") or "IPv4"
+    protocol = canonical_protocol(fields.get("protocol"), ethertype)
+    assert protocol is None or isinstance(protocol, str)
     prefix = fields.get("remote_ip_prefix")
     if prefix is not None:
         prefix = normalize_ip_prefix(prefix)
     spec: RuleSpec = {
         "direction": fields["direction"],
-        "ethertype": fields.get("ethertype") or "IPv4",
+        "ethertype": ethertype,
         "protocol": protocol,
         "port_range_min": fields.get("port_range_min"),
         "port_range_max": fields.get("port_range_max"),
@@ -354,39 +434,36 @@ def _check_protocol_family(spec: RuleSpec) -> None:
 
 
 def validate_rule_body(
-    body: object, *, require_security_group_id: bool = False
+    body: object, *, require_security_group_id: bool = False, v2: bool = False
 ) -> tuple[RuleSpec, str | None]:
-    """Run both stages on a request body.
+    """Run both stages on a request body (``v2``: the v2 rule body, see :func:`check_schema`).
 
     Returns the stored form of the rule and the body's ``security_group_id`` (only read, and
     then required, with ``require_security_group_id``; otherwise None).
     """
-    clean = check_schema(body, require_security_group_id=require_security_group_id)
+    clean = check_schema(body, require_security_group_id=require_security_group_id, v2=v2)
     spec = check_neutron_rules(clean)
     group_id: str | None = clean.get("security_group_id") if require_security_group_id else None
     return spec, group_id
 
 
-def _prefix_key(prefix: object) -> object:
-    return None if prefix is None or prefix in _MATCH_ALL_PREFIXES else prefix
-
-
 def duplicate_key(security_group_id: str, rule: Mapping[str, Any]) -> tuple[object, ...]:
     """The fields Neutron compares to decide that two rules are the same.
 
-    ``description`` is deliberately left out, and the match-everything prefixes ``0.0.0.0/0``
-    and ``::/0`` are folded into null. ``rule`` may be a :class:`RuleSpec` or an API rule
-    object; ``protocol`` ``any`` counts as null.
+    ``description`` is deliberately left out, prefixes are compared as networks (see
+    :func:`prefix_key`: the match-everything ones fold into null), and the protocol as Neutron
+    stores it (:func:`canonical_protocol`: ``any`` is null; with IPv6, ``icmp`` is
+    ``ipv6-icmp``). ``rule`` may be a :class:`RuleSpec` or an API rule object.
     """
-    protocol = rule.get("protocol")
+    ethertype = rule.get("ethertype")
     return (
         security_group_id,
         rule.get("direction"),
-        rule.get("ethertype"),
-        None if protocol == "any" else protocol,
+        ethertype,
+        canonical_protocol(rule.get("protocol"), ethertype),
         rule.get("port_range_min"),
         rule.get("port_range_max"),
-        _prefix_key(rule.get("remote_ip_prefix")),
+        prefix_key(rule.get("remote_ip_prefix")),
         rule.get("remote_group_id"),
     )
 

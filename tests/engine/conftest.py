@@ -41,8 +41,19 @@ def stack_config(emulator: GcoreEmulator, **extra: str) -> dict[str, str]:
 Engine = Callable[..., ProviderProcess]
 
 
+RULE_APIS = pytest.mark.parametrize("rule_api", ["v1", "v2"], indirect=True)
+"""Run every test of a module (``pytestmark = RULE_APIS``) with rules made and deleted
+through each of Gcore's APIs (``gcore:ruleApi``)."""
+
+
 @pytest.fixture
-def engine(emulator: GcoreEmulator) -> Iterator[Engine]:
+def rule_api(request: pytest.FixtureRequest) -> str:
+    """The ``gcore:ruleApi`` the engine fixture configures: v1 unless parametrized."""
+    return str(getattr(request, "param", "v1"))
+
+
+@pytest.fixture
+def engine(emulator: GcoreEmulator, rule_api: str) -> Iterator[Engine]:
     """Start a fresh provider process (one per CLI command), configured like `pulumi up`."""
     started: list[ProviderProcess] = []
 
@@ -51,7 +62,8 @@ def engine(emulator: GcoreEmulator) -> Iterator[Engine]:
         process = ProviderProcess(SecurityGroupRuleProvider(), env=env or clean_env())
         process.start()
         started.append(process)
-        config = stack_config(emulator, **overrides) if config is None else config
+        if config is None:
+            config = stack_config(emulator, **{"gcore:ruleApi": rule_api, **overrides})
         process.configure(config, secret_keys=[k for k in ("gcore:apiKey",) if k in config])
         return process
 

@@ -12,7 +12,9 @@ import pytest
 from gcore_pulumi.testing import GcoreEmulator
 from gcore_pulumi.testing.engine import UNKNOWN, ProviderRpcError
 
-from .conftest import PROJECT, REGION, Engine, clean_env, rule_inputs, stack_config
+from .conftest import PROJECT, REGION, RULE_APIS, Engine, clean_env, rule_inputs, stack_config
+
+pytestmark = RULE_APIS
 
 
 def up(engine_process: Any, inputs: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:

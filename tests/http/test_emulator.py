@@ -13,6 +13,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -336,7 +337,9 @@ def test_rule_in_other_project_is_404(api: Api, gcore_group: str) -> None:
         "/cloud/v1/securitygroups/-1/1/{group}",
         "/cloud/v1/securitygroups/1/1/{group}/",
         "/cloud/v1/securitygroups/1/1/{group}/rules/extra",
-        "/cloud/v2/security_groups/1/1/{group}/rules",
+        "/cloud/v2/security_groups/1/1/{group}/nothing",
+        "/cloud/v3/security_groups/1/1/{group}/rules",
+        "/cloud/v1/tasks/",
         "/",
         "/cloud",
     ],
@@ -1210,3 +1213,48 @@ def test_cli_rejects_bad_fault_spec() -> None:
         _, err = proc.communicate(timeout=10)
     assert proc.returncode == 2
     assert "unknown fault kind" in err
+
+
+def test_cli_task_delay_and_duplicate_mode() -> None:
+    with _cli("--task-delay", "0.3", "--duplicate-mode", "task_error") as proc:
+        assert proc.stdout is not None
+        try:
+            info = json.loads(proc.stdout.readline())
+            base, group = info["base_url"], info["groups"]["default"]
+            rules_url = f"{base}/cloud/v2/security_groups/1/1/{group}/rules"
+            with requests.Session() as session:
+                session.headers.update(AUTH)
+                first = session.post(rules_url, json=TCP_22).json()["tasks"][0]
+                twin = session.post(rules_url, json=TCP_22)  # task_error: no 409 at once
+                assert twin.status_code == 200
+                task_url = f"{base}/cloud/v1/tasks/{first}"
+                twin_url = f"{base}/cloud/v1/tasks/{twin.json()['tasks'][0]}"
+                assert session.get(task_url).json()["state"] in ("NEW", "RUNNING")
+                deadline = time.monotonic() + 5
+                states: tuple[str, ...] = ("NEW", "NEW")
+                while not {"FINISHED", "ERROR"}.issuperset(states):
+                    assert time.monotonic() < deadline
+                    time.sleep(0.02)
+                    states = tuple(session.get(u).json()["state"] for u in (task_url, twin_url))
+                assert states == ("FINISHED", "ERROR")
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=10)
+        assert proc.returncode == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--task-delay", "-1"),
+        ("--task-delay", "soon"),
+        ("--task-delay", "inf"),
+        ("--duplicate-mode", "412"),
+        ("--fault", "redirect:*:1:200"),
+    ],
+)
+def test_cli_rejects_bad_task_settings(args: tuple[str, ...]) -> None:
+    with _cli(*args) as proc:
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 2
+    assert args[0] in err or "redirect" in err

@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 import requests
 
-from gcore_pulumi.testing import FAULT_KINDS, FaultInjector, GcoreEmulator
+from gcore_pulumi.testing import (
+    ALL_FAULT_KINDS,
+    FAULT_KINDS,
+    PROXY_FAULT_KINDS,
+    FaultInjector,
+    GcoreEmulator,
+)
 from gcore_pulumi.testing.faults import parse_fault_spec
 
 pytest_plugins = ["gcore_pulumi.testing.pytest_plugin"]
@@ -335,6 +341,138 @@ def test_every_kind_is_known() -> None:
         "commit_then_drop",
         "drop",
     }
+    assert set(PROXY_FAULT_KINDS) == {"html_404", "empty_404", "redirect", "html_502"}
+    assert ALL_FAULT_KINDS == FAULT_KINDS + PROXY_FAULT_KINDS
+
+
+# --------------------------------------------------------------------------------------
+# answers that are not Gcore speaking (a proxy, a wrong base URL)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kind", "status"), [("html_404", 404), ("html_502", 502)])
+def test_html_answers_change_nothing(
+    api: Api, gcore_emulator: GcoreEmulator, gcore_group: str, kind: Any, status: int
+) -> None:
+    rule = gcore_emulator.add_rule(gcore_group, **RULE)
+    gcore_emulator.faults.add(kind)
+    for response in (api.create({**RULE, "port_range_max": 444}), api.delete(rule["id"])):
+        assert response.status_code == status
+        assert response.headers["Content-Type"] == "text/html"
+        assert response.text.lstrip().startswith("<html>") and str(status) in response.text
+        assert "X-Request-ID" not in response.headers
+    assert [r["id"] for r in gcore_emulator.rules(gcore_group)] == [rule["id"]]
+    assert gcore_emulator.faults.injected == {kind: 2}
+    assert [r.status for r in gcore_emulator.requests] == [status, status]
+
+
+def test_empty_404_has_no_body_and_changes_nothing(
+    api: Api, gcore_emulator: GcoreEmulator, gcore_group: str
+) -> None:
+    rule = gcore_emulator.add_rule(gcore_group, **RULE)
+    gcore_emulator.faults.add("empty_404", method="DELETE")
+    response = api.delete(rule["id"])
+    assert (response.status_code, response.content) == (404, b"")
+    assert response.headers["Content-Length"] == "0"
+    assert "Content-Type" not in response.headers
+    assert [r["id"] for r in gcore_emulator.rules(gcore_group)] == [rule["id"]]
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_redirect_points_elsewhere_and_changes_nothing(
+    api: Api, gcore_emulator: GcoreEmulator, gcore_group: str, status: int
+) -> None:
+    rule = gcore_emulator.add_rule(gcore_group, **RULE)
+    gcore_emulator.faults.add("redirect", method="DELETE", redirect_status=status)
+    response = api.session.delete(
+        f"{api.base}/securitygrouprules/1/1/{rule['id']}?x=1", allow_redirects=False
+    )
+    assert response.status_code == status
+    assert response.headers["Location"] == (
+        f"http://127.0.0.1:9/cloud/v1/securitygrouprules/1/1/{rule['id']}?x=1"
+    )
+    assert [r["id"] for r in gcore_emulator.rules(gcore_group)] == [rule["id"]]
+
+
+def test_redirect_location_is_configurable(api: Api, gcore_emulator: GcoreEmulator) -> None:
+    gcore_emulator.faults.add("redirect", location="https://proxy.invalid/")
+    response = api.session.get(api.group_url, allow_redirects=False)
+    assert response.status_code == 308
+    path = api.group_url.removeprefix(gcore_emulator.base_url)
+    assert response.headers["Location"] == "https://proxy.invalid" + path
+    with pytest.raises(ValueError, match="redirect_status"):
+        gcore_emulator.faults.add("redirect", redirect_status=200)
+
+
+# --------------------------------------------------------------------------------------
+# faults on every route
+# --------------------------------------------------------------------------------------
+
+V2_ROUTES = [
+    ("GET", "/cloud/v1/securitygroups/1/1"),
+    ("DELETE", "/cloud/v1/securitygroups/1/1/{group}"),
+    ("POST", "/cloud/v2/security_groups/1/1"),
+    ("PATCH", "/cloud/v2/security_groups/1/1/{group}"),
+    ("POST", "/cloud/v2/security_groups/1/1/{group}/rules"),
+    ("DELETE", "/cloud/v2/security_groups/1/1/{group}/rules/{rule}"),
+    ("GET", "/cloud/v1/tasks"),
+    ("GET", "/cloud/v1/tasks/{task}"),
+]
+V2_BODIES: dict[str, Any] = {
+    "POST /cloud/v2/security_groups/1/1": {"name": "made", "rules": []},
+    "PATCH /cloud/v2/security_groups/1/1/{group}": {"name": "renamed"},
+    "POST /cloud/v2/security_groups/1/1/{group}/rules": {**RULE, "port_range_max": 500},
+}
+
+
+@pytest.mark.parametrize(("method", "template"), V2_ROUTES)
+@pytest.mark.parametrize("kind", ["503", "html_404", "empty_404", "redirect", "html_502", "drop"])
+def test_faults_apply_to_every_new_route_and_change_nothing(
+    gcore_emulator: GcoreEmulator, gcore_group: str, method: str, template: str, kind: Any
+) -> None:
+    gcore_emulator.finish_tasks()
+    rule = gcore_emulator.add_rule(gcore_group, **RULE)
+    with requests.Session() as session:
+        session.headers.update(AUTH)
+        made = session.post(
+            f"{gcore_emulator.base_url}/cloud/v2/security_groups/1/1",
+            json={"name": "seed", "rules": []},
+        )
+        task_id = made.json()["tasks"][0]
+        gcore_emulator.finish_tasks()
+        before = (gcore_emulator.groups(), gcore_emulator.tasks())
+        gcore_emulator.faults.add(kind, method=method)
+        path = template.format(group=gcore_group, rule=rule["id"], task=task_id)
+        url = gcore_emulator.base_url + path
+        body = V2_BODIES.get(f"{method} {template}")
+        if kind == "drop":
+            with pytest.raises(requests.ConnectionError):
+                session.request(method, url, json=body, allow_redirects=False)
+        else:
+            response = session.request(method, url, json=body, allow_redirects=False)
+            assert response.status_code == {"503": 503, "html_502": 502, "redirect": 308}.get(
+                kind, 404
+            )
+        gcore_emulator.finish_tasks()
+        assert (gcore_emulator.groups(), gcore_emulator.tasks()) == before
+        assert gcore_emulator.faults.injected == {kind: 1}
+
+
+def test_commit_then_drop_on_v2_post_loses_the_task_id_only(
+    gcore_emulator: GcoreEmulator, gcore_group: str
+) -> None:
+    gcore_emulator.faults.add("commit_then_drop", method="POST", times=1)
+    with requests.Session() as session:
+        session.headers.update(AUTH)
+        url = f"{gcore_emulator.base_url}/cloud/v2/security_groups/1/1/{gcore_group}/rules"
+        with pytest.raises(requests.ConnectionError):
+            session.post(url, json=RULE)
+    gcore_emulator.finish_tasks()
+    (task,) = gcore_emulator.tasks()
+    assert task["state"] == "FINISHED"
+    assert [r["id"] for r in gcore_emulator.rules(gcore_group)] == task["created_resources"][
+        "security_group_rules"
+    ]
 
 
 # --------------------------------------------------------------------------------------
@@ -357,6 +495,8 @@ def test_every_kind_is_known() -> None:
         ("429:*:1:none", ("429", None, 1.0, None, 0.0)),
         ("slow:PUT:1:0.2", ("slow", "PUT", 1.0, "1", 0.2)),
         ("commit_then_502::", ("commit_then_502", None, 1.0, "1", 0.0)),
+        ("html_404:GET", ("html_404", "GET", 1.0, "1", 0.0)),
+        ("redirect:DELETE:1:301", ("redirect", "DELETE", 1.0, "1", 0.0)),
     ],
 )
 def test_parse_fault_spec(spec: str, expected: tuple[Any, ...]) -> None:
@@ -364,7 +504,19 @@ def test_parse_fault_spec(spec: str, expected: tuple[Any, ...]) -> None:
 
 
 @pytest.mark.parametrize(
-    "spec", ["", "teapot", "502:GET:x", "502:GET:2", "502:GET:1:5", "slow:*:1:soon", "slow:*:1:-1"]
+    "spec",
+    [
+        "",
+        "teapot",
+        "502:GET:x",
+        "502:GET:2",
+        "502:GET:1:5",
+        "slow:*:1:soon",
+        "slow:*:1:-1",
+        "redirect:*:1:200",
+        "redirect:*:1:x",
+        "html_404:*:1:5",
+    ],
 )
 def test_parse_fault_spec_rejects(spec: str) -> None:
     with pytest.raises(ValueError, match=r"\w"):
@@ -377,3 +529,9 @@ def test_add_spec(api: Api, gcore_emulator: GcoreEmulator) -> None:
     assert response.status_code == 429
     assert response.headers["Retry-After"] == "3"
     assert api.create().status_code == 200
+
+
+@pytest.mark.parametrize("status", ["301", "307"])
+def test_add_spec_redirect_status(api: Api, gcore_emulator: GcoreEmulator, status: str) -> None:
+    gcore_emulator.faults.add_spec(f"redirect:GET:1:{status}")
+    assert api.session.get(api.group_url, allow_redirects=False).status_code == int(status)

@@ -99,3 +99,38 @@ def test_state_from_before_defaults_still_matches() -> None:
     legacy["description"] = None
     result = SecurityGroupRuleProvider().diff("id", legacy, canonical(description=""))
     assert result.changes is False
+
+
+def diff_of(olds: dict[str, Any], news: dict[str, Any]) -> Any:
+    return SecurityGroupRuleProvider().diff("rule-id", olds, news)
+
+
+@pytest.mark.parametrize(
+    "old_spelling",
+    ["::ffff:a00:1/128", "::ffff:10.0.0.1/128", "::FFFF:10.0.0.1/128", "0:0:0:0:0:ffff:a00:1/128"],
+)
+def test_state_written_by_any_python_version_does_not_diff(old_spelling: str) -> None:
+    news = canonical(remote_ip_prefix="::ffff:10.0.0.1", ethertype="IPv6")
+    assert news["remote_ip_prefix"] == "::ffff:10.0.0.1/128"  # Neutron's spelling
+    olds = outputs_of(news)
+    olds["remote_ip_prefix"] = old_spelling
+    assert diff_of(olds, news).changes is False
+
+
+def test_ipv6_icmp_spelled_icmp_in_old_state_does_not_diff() -> None:
+    news = canonical(protocol="icmp", ethertype="IPv6", remote_ip_prefix="::/0",
+                     port_range_min=128, port_range_max=0)  # fmt: skip
+    assert news["protocol"] == "ipv6-icmp"
+    olds = outputs_of(news)
+    olds["protocol"] = "icmp"  # written before check canonicalised it
+    assert diff_of(olds, news).changes is False
+
+
+def test_old_state_without_project_or_region_takes_them_from_config(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GCORE_CLOUD_PROJECT_ID", "1")
+    monkeypatch.setenv("GCORE_CLOUD_REGION_ID", "1")
+    news = canonical()
+    olds = {k: v for k, v in outputs_of(news).items() if k not in ("project_id", "region_id")}
+    assert SecurityGroupRuleProvider().diff("rule-id", olds, news).changes is False

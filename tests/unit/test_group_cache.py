@@ -77,3 +77,48 @@ def test_a_reader_is_served_once_so_a_second_refresh_sees_changes() -> None:
     assert cache.get("g", lambda: next(values), "rule-2") == 0  # same refresh: shared
     assert cache.get("g", lambda: next(values), "rule-1") == 1  # read again: a new command
     assert cache.get("g", lambda: next(values), None) == 2  # no reader: never shared
+
+
+def test_a_reader_served_once_is_never_served_a_later_cached_answer() -> None:
+    clock = Clock()
+    cache: GroupReadCache[int] = GroupReadCache(ttl=600.0, clock=clock)
+    answers = iter(range(100))
+    assert cache.get("g", lambda: next(answers), "a") == 0
+    assert cache.get("g", lambda: next(answers), "b") == 0  # first read of b: shared
+    assert cache.get("g", lambda: next(answers), "b") == 1  # b again: a new answer
+    # answer 1 was fetched for b after a's read; a's second read must still go to the API
+    assert cache.get("g", lambda: next(answers), "a") == 2
+
+
+def test_the_cache_forgets_idle_groups_and_readers() -> None:
+    clock = Clock()
+    cache: GroupReadCache[int] = GroupReadCache(ttl=1.0, clock=clock, reader_memory=10.0)
+    for group in range(50):
+        for reader in range(20):
+            cache.get(group, lambda: 1, f"r{reader}")
+    assert len(cache) == 50 and cache.readers(0) == 20
+    clock.now = 100.0
+    cache.get("fresh", lambda: 1, "x")
+    assert len(cache) == 1 and cache.readers(0) == 0
+
+
+def test_snapshots_are_shared_until_they_age_and_a_failed_one_is_not_kept() -> None:
+    from gcore_pulumi.group_cache import SnapshotCache
+
+    clock = Clock()
+    cache: SnapshotCache[int] = SnapshotCache(max_age=30.0, clock=clock)
+    fetched = iter(range(100))
+    assert cache.get("g", lambda: next(fetched)) == 0
+    clock.now = 29.0
+    assert cache.get("g", lambda: next(fetched)) == 0
+    clock.now = 31.0
+    assert cache.get("g", lambda: next(fetched)) == 1
+
+    def broken() -> int:
+        raise RuntimeError("down")
+
+    cache.forget("g")
+    with pytest.raises(RuntimeError):
+        cache.get("g", broken)
+    assert cache.get("g", lambda: next(fetched)) == 2
+    assert cache.fetches == 4

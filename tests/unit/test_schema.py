@@ -218,3 +218,69 @@ def test_duplicate_key_ignores_description_and_equates_any_prefixes() -> None:
     assert duplicate_key(a) == duplicate_key(b)
     assert duplicate_key(c) == duplicate_key(d)
     assert duplicate_key(a) != duplicate_key(c)
+
+
+@pytest.mark.parametrize(
+    "news",
+    [
+        {"protocol": "icmp", "ethertype": "IPv6"},
+        {"protocol": "icmp", "remote_ip_prefix": "2001:db8::/32"},
+        {"protocol": Protocol.ICMP, "ethertype": Ethertype.IPV6, "port_range_min": 128},
+    ],
+)
+def test_icmp_with_ipv6_is_stored_as_neutron_stores_it(news: dict[str, Any]) -> None:
+    inputs, failures = run(**news)
+    assert failures == {}
+    assert inputs["protocol"] == "ipv6-icmp"
+
+
+def test_icmp_with_ipv4_stays_icmp() -> None:
+    assert run(protocol="icmp")[0]["protocol"] == "icmp"
+
+
+def test_ipv4_mapped_prefixes_match_gcores_spelling_and_duplicate_key() -> None:
+    inputs, failures = run(remote_ip_prefix="::ffff:10.0.0.1")
+    assert failures == {} and inputs["remote_ip_prefix"] == "::ffff:10.0.0.1/128"
+    stored = dict(inputs, remote_ip_prefix="::ffff:a00:1/128")  # as Python < 3.13 prints it
+    assert duplicate_key(stored) == duplicate_key(inputs)
+
+
+SECRETISH = "Zq9-secret-value"
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["group_id", "direction", "ethertype", "protocol", "port_range_min", "port_range_max",
+     "remote_ip_prefix", "remote_group_id", "description", "project_id", "region_id",
+     "adopt_existing"],
+)  # fmt: skip
+def test_failure_reasons_never_quote_the_value(key: str) -> None:
+    value: Any = SECRETISH if key != "description" else 42
+    _, failures = run(**{key: value})
+    assert key in failures
+    assert SECRETISH not in failures[key] and "42" not in failures[key]
+
+
+def test_cross_field_reasons_never_quote_values() -> None:
+    _, failures = run(protocol="tcp", port_range_min=4242, port_range_max=4141,
+                      ethertype="IPv6", remote_ip_prefix="198.51.100.0/24")  # fmt: skip
+    text = " ".join(failures.values())
+    assert failures and "4242" not in text and "4141" not in text and "198.51" not in text
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "\uff11", "+1", "-1", " 22", "0x10", "1_000"])
+def test_ports_are_plain_ascii_digits_only(value: str) -> None:
+    _, failures = run(protocol="tcp", port_range_min=value, port_range_max=22)
+    assert "port_range_min" in failures
+
+
+def test_remote_group_id_must_be_a_version_4_uuid() -> None:
+    _, failures = run(remote_group_id="00000000-0000-1000-8000-000000000000")
+    assert "version-4" in failures["remote_group_id"]
+    inputs, failures = run(remote_group_id=OTHER.upper())
+    assert failures == {} and inputs["remote_group_id"] == OTHER
+
+
+def test_a_zone_id_is_refused() -> None:
+    _, failures = run(remote_ip_prefix="fe80::1%eth0")
+    assert "zone" in failures["remote_ip_prefix"]

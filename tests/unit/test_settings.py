@@ -75,3 +75,31 @@ def test_credentials_in_url_refused_without_echoing_them() -> None:
     with pytest.raises(ConfigurationError) as caught:
         load({"gcore:baseUrl": "https://user:pw-secret@api.gcore.com"})
     assert "pw-secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize("suffix", ["?x=1", "/?", "#top", "/cloud?token=abc"])
+def test_base_url_with_query_or_fragment_is_refused(suffix: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load({"gcore:baseUrl": "https://api.gcore.com" + suffix})
+    assert caught.value.key == "gcore:baseUrl"
+    assert "token=abc" not in str(caught.value)
+
+
+@pytest.mark.parametrize("key", [KEY + "\n", KEY + "\r\n", "a\tb", "sek\x7frit", "sekrït", "a b"])
+def test_api_key_with_control_or_invisible_characters_is_refused_without_showing_it(
+    key: str,
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load({"gcore:apiKey": key})
+    assert caught.value.key == "gcore:apiKey"
+    assert key.strip() not in str(caught.value)
+    with pytest.raises(ConfigurationError) as from_env:
+        load({}, {"GCORE_API_KEY": key})
+    assert from_env.value.key == "GCORE_API_KEY"
+
+
+def test_settings_problems_never_quote_the_value() -> None:
+    _, problems = Settings.load_lenient(
+        {"gcore:timeout": "hunter2", "gcore:projectId": "s3cret"}.get, {}
+    )
+    assert problems and all("hunter2" not in str(p) and "s3cret" not in str(p) for p in problems)

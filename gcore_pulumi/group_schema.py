@@ -1,0 +1,251 @@
+"""The security group's inputs: names, validation, canonical form, and what a change means.
+
+Pure functions and no I/O, like ``schema`` for rules: ``SecurityGroupProvider.check`` and
+``diff`` are built from these, so preview never touches the network. Failure reasons name the
+input and say what to write, but never repeat the value: a name, description or tag may
+come from a secret.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from .schema import PROVIDER_KEY, CheckOutcome, Defaults, InvalidInput, is_unknown, parse_int
+
+GROUP_UPDATE_KEYS: Final = ("name", "description", "tags")
+"""Inputs Gcore changes in place (the v2 PATCH)."""
+GROUP_REPLACE_KEYS: Final = ("project_id", "region_id")
+"""Inputs that move the group elsewhere: a change makes a new group."""
+GROUP_INPUT_KEYS: Final = (*GROUP_UPDATE_KEYS, *GROUP_REPLACE_KEYS)
+"""Every input ``SecurityGroup`` accepts."""
+GROUP_OUTPUT_ONLY_KEYS: Final = ("region", "revision_number", "created_at", "updated_at")
+"""Values only Gcore knows; outputs, never inputs."""
+
+NAME_MAX: Final = 255
+DESCRIPTION_MAX: Final = 255
+TAG_MAX: Final = 255
+"""Gcore's limit on a tag key and on a tag value, in characters."""
+TAG_FORBIDDEN: Final = {" ": "a space", "\t": "a tab", "\n": "a newline", "\r": "a newline",
+                        "=": "'='"}  # fmt: skip
+"""Characters Gcore refuses in tag keys and values, and how to name them."""
+
+_CONFIG_SOURCES: Final = {
+    "project_id": ("gcore:projectId", "GCORE_CLOUD_PROJECT_ID"),
+    "region_id": ("gcore:regionId", "GCORE_CLOUD_REGION_ID"),
+}
+
+
+# --- one validator per input -----------------------------------------------------------------
+
+
+def parse_group_name(value: object) -> str:
+    """The group's name: text, not blank, at most 255 characters. Kept exactly as written."""
+    if not isinstance(value, str):
+        raise InvalidInput("name must be text")
+    if not value.strip():
+        raise InvalidInput("name must not be empty or blank")
+    if len(value) > NAME_MAX:
+        raise InvalidInput(f"name is {len(value)} characters long; at most {NAME_MAX} allowed")
+    return value
+
+
+def parse_group_description(value: object) -> str:
+    """Free text shown in the Gcore console, at most 255 characters."""
+    if not isinstance(value, str):
+        raise InvalidInput("description must be text")
+    if len(value) > DESCRIPTION_MAX:
+        raise InvalidInput(
+            f"description is {len(value)} characters long; at most {DESCRIPTION_MAX} allowed"
+        )
+    return value
+
+
+def _tag_text_problem(text: str) -> str | None:
+    """Why Gcore would refuse ``text`` as a tag key or value, or None."""
+    if not 1 <= len(text) <= TAG_MAX:
+        return f"is {len(text)} characters long; tags need 1..{TAG_MAX}"
+    for char, what in TAG_FORBIDDEN.items():
+        if char in text:
+            return f"contains {what}; tags may not contain spaces, tabs, newlines or '='"
+    return None
+
+
+def tag_failures(value: object) -> list[str]:
+    """Every reason the ``tags`` map is unusable (empty when it is fine). Keys that are
+    themselves valid are named; nothing else of the map is repeated."""
+    if not isinstance(value, Mapping):
+        return ['tags must be a map of tag keys to text values, e.g. {"env": "prod"}']
+    problems: list[str] = []
+    for position, (key, item) in enumerate(value.items(), start=1):
+        if not isinstance(key, str):
+            problems.append(f"tag key number {position} is not text")
+            continue
+        key_problem = _tag_text_problem(key)
+        if key_problem:
+            problems.append(f"tag key number {position} {key_problem}")
+            continue
+        if is_unknown(item):
+            continue
+        if not isinstance(item, str):
+            problems.append(f"the value of tag {key!r} must be text")
+            continue
+        value_problem = _tag_text_problem(item)
+        if value_problem:
+            problems.append(f"the value of tag {key!r} {value_problem}")
+    return problems
+
+
+def _parse_id(value: object, key: str) -> int:
+    try:
+        return parse_int(value, low=1, high=2**63 - 1, what=key)
+    except InvalidInput:
+        raise InvalidInput(f"{key} must be a positive whole number (a Gcore id)") from None
+
+
+# --- the whole check -------------------------------------------------------------------------
+
+
+def check_group_inputs(news: Mapping[str, Any], defaults: Defaults) -> CheckOutcome:
+    """Validate and canonicalise a group's inputs without raising for bad input.
+
+    Unknown values (preview) are kept as they are. Omitted ``description`` becomes "",
+    omitted ``tags`` {}, omitted ``project_id``/``region_id`` the configured default.
+    """
+    failures: list[tuple[str, str]] = []
+    values: dict[str, Any] = {}
+    for key, raw in news.items():
+        if key == PROVIDER_KEY:
+            continue
+        if key not in GROUP_INPUT_KEYS:
+            failures.append((key, _unknown_key_reason(key)))
+            continue
+        if raw is None or is_unknown(raw):
+            values[key] = raw
+            continue
+        try:
+            if key == "name":
+                values[key] = parse_group_name(raw)
+            elif key == "description":
+                values[key] = parse_group_description(raw)
+            elif key == "tags":
+                problems = tag_failures(raw)
+                failures.extend((key, problem) for problem in problems)
+                values[key] = dict(raw) if isinstance(raw, Mapping) else raw
+            else:
+                values[key] = _parse_id(raw, key)
+        except InvalidInput as problem:
+            failures.append((key, str(problem)))
+            values[key] = raw
+
+    if values.get("name") is None:
+        failures.append(("name", "name is required: the security group's name"))
+    if values.get("description") is None:
+        values["description"] = ""
+    if values.get("tags") is None:
+        values["tags"] = {}
+    for key, (config_key, env) in _CONFIG_SOURCES.items():
+        if values.get(key) is None:
+            fallback = getattr(defaults, key)
+            if fallback is None:
+                failures.append(
+                    (
+                        key,
+                        f"no {key}: pass {key}=..., or set it for the stack with "
+                        f"`pulumi config set {config_key} <id>` or the {env} environment variable",
+                    )
+                )
+            else:
+                values[key] = fallback
+    return CheckOutcome(inputs=values, failures=failures)
+
+
+def _unknown_key_reason(key: str) -> str:
+    if key in GROUP_OUTPUT_ONLY_KEYS:
+        return f"{key!r} is an output set by Gcore, not an input; remove it"
+    close = difflib.get_close_matches(key, GROUP_INPUT_KEYS, n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    if key in ("rules", "security_group_rules"):
+        hint = "; declare each rule as a SecurityGroupRule with group_id=<this group>.id"
+    return f"{key!r} is not an input of SecurityGroup{hint} (inputs: {', '.join(GROUP_INPUT_KEYS)})"
+
+
+# --- comparing groups ------------------------------------------------------------------------
+
+
+def canonical_group_state(props: Mapping[str, Any], defaults: Defaults) -> dict[str, Any]:
+    """Inputs or old outputs (numbers may be floats) in canonical form; a state without
+    project or region (written by hand, or an older version) takes the configured default,
+    as read and delete do, so an unchanged program plans no change."""
+    state = {key: props.get(key) for key in GROUP_INPUT_KEYS}
+    if state["description"] is None:
+        state["description"] = ""
+    if state["tags"] is None:
+        state["tags"] = {}
+    for key in GROUP_REPLACE_KEYS:
+        number = state[key]
+        if isinstance(number, float) and number.is_integer():
+            state[key] = int(number)
+        elif number is None:
+            state[key] = getattr(defaults, key)
+    return state
+
+
+def _uncertain(value: object) -> bool:
+    """True when a value, or any value in a map, is not known yet."""
+    if is_unknown(value):
+        return True
+    return isinstance(value, Mapping) and any(is_unknown(v) for v in value.values())
+
+
+@dataclass(frozen=True)
+class GroupDiff:
+    """What differs between a group's state and its new inputs."""
+
+    updates: list[str]
+    """Inputs that change in place (or may, being unknown yet)."""
+    replaces: list[str]
+    """Inputs whose change needs a new group."""
+
+    @property
+    def changed(self) -> bool:
+        """True when anything differs."""
+        return bool(self.updates or self.replaces)
+
+
+def diff_group(olds: Mapping[str, Any], news: Mapping[str, Any], defaults: Defaults) -> GroupDiff:
+    """Compare old outputs with new checked inputs; unknown new values count as changes."""
+    old = canonical_group_state(olds, defaults)
+    new = canonical_group_state(news, defaults)
+
+    def differs(key: str) -> bool:
+        return _uncertain(new[key]) or new[key] != old[key]
+
+    return GroupDiff(
+        updates=[key for key in GROUP_UPDATE_KEYS if differs(key)],
+        replaces=[key for key in GROUP_REPLACE_KEYS if differs(key)],
+    )
+
+
+def tags_merge_patch(old: Mapping[str, str], new: Mapping[str, str]) -> dict[str, str | None]:
+    """The JSON merge patch from ``old`` user tags to ``new``: changed or added keys with
+    their value, removed keys as None (null). Tags nobody declared are left alone."""
+    patch: dict[str, str | None] = {k: v for k, v in new.items() if old.get(k) != v}
+    patch.update({k: None for k in old if k not in new})
+    return patch
+
+
+def group_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """The v2 PATCH body taking a group from canonical state ``old`` to ``new``: only what
+    changed, tags as a merge patch, and never ``rules`` (that would delete every rule the
+    body does not list, including those of SecurityGroupRule resources)."""
+    body: dict[str, Any] = {}
+    for key in ("name", "description"):
+        if new[key] != old[key]:
+            body[key] = new[key]
+    tags = tags_merge_patch(old["tags"], new["tags"])
+    if tags:
+        body["tags"] = tags
+    return body

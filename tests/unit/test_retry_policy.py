@@ -1,0 +1,65 @@
+"""The retry policy's pure parts: Retry-After parsing and deadline-bounded timeouts."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+
+import pytest
+
+from gcore_pulumi.client import (
+    MIN_ANSWER_SECONDS,
+    DeadlineExceeded,
+    GcoreClient,
+    _current,
+    _Operation,
+    parse_retry_after,
+)
+from gcore_pulumi.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("0", 0.0), ("7", 7.0), (" 12 ", 12.0), (None, None), ("1.5", None), ("-1", None),
+     ("", None), ("soon", None), ("1e3", None), ("Wed, 99 Foo 2026", None),
+     ("99999999999999999999", None), ("Mon, 01 Jan 1990 00:00:00 GMT", 0.0)],
+)  # fmt: skip
+def test_retry_after_only_whole_seconds_or_an_http_date_count(
+    header: str | None, seconds: float | None
+) -> None:
+    assert parse_retry_after(header) == seconds
+
+
+def test_retry_after_http_date_in_the_future() -> None:
+    header = email.utils.formatdate(time.time() + 30, usegmt=True)
+    value = parse_retry_after(header)
+    assert value is not None and 25 <= value <= 31
+
+
+def timeouts(remaining: float, method: str, **settings: float) -> tuple[float, float]:
+    client = GcoreClient(Settings(api_key="k", **settings))  # type: ignore[arg-type]
+    token = _current.set(_Operation(time.monotonic() + remaining))
+    try:
+        return client._timeouts(method)
+    finally:
+        _current.reset(token)
+        client.close()
+
+
+def test_connect_and_read_timeouts_together_fit_in_the_time_left() -> None:
+    connect, read = timeouts(3.0, "POST", connect_timeout=5.0, timeout=60.0)
+    assert connect + read <= 3.0 + 1e-6
+    assert read >= MIN_ANSWER_SECONDS - 1e-6
+
+
+@pytest.mark.parametrize("remaining", [-1.0, 0.0, 0.5 * MIN_ANSWER_SECONDS])
+def test_no_post_when_the_time_left_cannot_cover_an_answer(remaining: float) -> None:
+    with pytest.raises(DeadlineExceeded):
+        timeouts(remaining, "POST", connect_timeout=5.0, timeout=60.0)
+
+
+def test_a_read_may_still_use_the_last_moments_but_not_past_the_deadline() -> None:
+    connect, read = timeouts(0.4, "GET", connect_timeout=5.0, timeout=60.0)
+    assert connect + read <= 0.4 + 1e-6
+    with pytest.raises(DeadlineExceeded):
+        timeouts(0.0, "DELETE")
