@@ -77,7 +77,7 @@ def test_task_outliving_the_deadline_names_it_and_says_what_to_do(
 ) -> None:
     emulator.task_delays["create_security_group"] = 5.0
     with ProviderProcess(SecurityGroupProvider(), env=clean_env()) as short:
-        config = stack_config(emulator, **{"gcore:deadline": "0.6"})
+        config = stack_config(emulator, **{"gcore:deadline": "0.6", "gcore:timeout": "0.3"})
         short.configure(config, secret_keys=["gcore:apiKey"])
         with pytest.raises(ProviderRpcError) as caught:
             create(short)
