@@ -25,6 +25,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from .errors import ConfigurationError
 from .ownership import OwnedRules
 from .schema import (
     INPUT_KEYS,
@@ -188,7 +189,15 @@ def _spec(props: dict[str, Any], defaults: Defaults) -> RuleSpec:
     (by hand, or by an older version) falls back to config, as check would have."""
     from .models import RuleSpec
 
-    return RuleSpec.from_props(_with_defaults(props, defaults))
+    merged = _with_defaults(props, defaults)
+    for key, (config_key, env) in _DEFAULT_SOURCES.items():
+        if merged.get(key) is None:
+            raise ConfigurationError(
+                f"no {key} for this rule: pass {key}=... (also to SecurityGroupRule.get), or "
+                f"set it for the stack with `pulumi config set {config_key} <id>` or {env}",
+                key=config_key,
+            )
+    return RuleSpec.from_props(merged)
 
 
 class _Runtime:
