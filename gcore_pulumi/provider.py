@@ -116,7 +116,19 @@ class SecurityGroupRuleProvider(ConfiguredProvider):
         return UpdateResult(outputs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        """Delete the rule; one already gone (or whose group is gone) counts as deleted."""
+        """Delete the rule; one already gone (or whose group is gone) counts as deleted.
+
+        A rule that a create of this same command adopted (``adopt_existing``) now belongs
+        to that new resource: the old resource that recorded it (renamed without an alias)
+        is dropped from the stack, and the rule stays.
+        """
+        if self._rt().owned.adopted(id_):
+            log.warning(
+                "gcore: rule %s was adopted by another resource of this stack in this update; "
+                "not deleting it (it stays, managed by that resource)",
+                id_,
+            )
+            return
         spec = _spec(props, self._rt().defaults)
         gone = (
             not self._rt().client().delete_rule(spec.project_id, spec.region_id, spec.group_id, id_)

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from pulumi.dynamic import CheckFailure, ConfigureRequest, ResourceProvider
 
-from .ownership import OwnedRules
+from .errors import ConfigurationError
+from .ownership import OwnedIds
 from .schema import Defaults
 from .settings import SETTINGS, Settings
 
@@ -41,20 +42,25 @@ class Runtime:
     def __init__(self, config: Callable[[str], Any] | None) -> None:
         self.settings, self.problems = Settings.load_lenient(config)
         self.defaults = Defaults(self.settings.project_id, self.settings.region_id)
-        self.owned = OwnedRules()
+        self.owned = OwnedIds()
         """Rules the resources of this process manage (see ownership.py)."""
+        self.owned_groups = OwnedIds()
+        """Groups the resources of this process manage."""
         self._client: GcoreClient | None = None
         self._lock = threading.Lock()
 
     def client(self) -> GcoreClient:
         """The process's client; the first unusable setting is raised here, naming it."""
         if self.problems:
-            raise self.problems[0]
+            first = self.problems[0]
+            raise ConfigurationError(str(first), key=first.key)  # a fresh traceback each time
         with self._lock:
             if self._client is None:
                 from .client import GcoreClient
 
-                self._client = GcoreClient(self.settings, owned=self.owned)
+                self._client = GcoreClient(
+                    self.settings, owned=self.owned, owned_groups=self.owned_groups
+                )
             return self._client
 
 
