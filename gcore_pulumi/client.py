@@ -851,13 +851,17 @@ class GcoreClient:
                 else:
                     if _succeeded(response):
                         answered = time.monotonic()
-                        return CreatedGroup(self._new_group(spec, response, path, answered))
-                    if response.status_code == 429:
+                        try:
+                            return CreatedGroup(self._new_group(spec, response, path, answered))
+                        except _TaskLost as lost:  # accepted, but its outcome unknown: settle
+                            cause, response = lost.reason, None
+                    elif response.status_code == 429:
                         retry = self._spend_retry(retry, "POST", path, "HTTP 429", response)
                         continue
-                    if response.status_code < 500:
-                        self._expect(response, "POST", path)
-                    cause = f"HTTP {response.status_code}"
+                    else:
+                        if response.status_code < 500:
+                            self._expect(response, "POST", path)
+                        cause = f"HTTP {response.status_code}"
                 # Ambiguous: the try may still be on its way through Gcore. Wait as the retry
                 # policy says, then find out what it did; only then may it be sent again.
                 spent = _budget_spent(retry)
@@ -1010,8 +1014,8 @@ class GcoreClient:
             task = self.wait_for_task(task_id, started=answered, hint=hint)
         except (TaskFailedError, TaskPendingError):
             raise
-        except GcoreError as error:
-            raise TransportError("GET", f"/cloud/v1/tasks/{task_id}", f"{error}. {hint}") from None
+        except (ServerError, RateLimitError, TransportError) as error:
+            raise _TaskLost(f"task {task_id} could not be followed ({error})") from None
         made = task.created_resources.security_groups if task.created_resources else None
         if not made:
             raise ApiError(
