@@ -567,6 +567,50 @@ class Row:
     """A figure for context, with no bound: never fails."""
 
 
+# --------------------------------------------------------------------- 9. rules over v2
+
+
+@dataclass
+class RuleApiCost:
+    create: float
+    """Seconds per create, one at a time (a v2 create waits for its task)."""
+    delete: float
+    """Seconds per delete, one at a time."""
+    group_reads_per_create: float
+    """Group GETs per create when `concurrency` creates run at once in one group."""
+
+
+def rule_api_cost(
+    rule_api: str, rules: int = 10, concurrent: int = 40, task_seconds: float = 0.2
+) -> RuleApiCost:
+    """Per-rule create and delete latency with `gcore:ruleApi` = `rule_api` (tasks taking
+    `task_seconds`), and the group reads of `concurrent` creates run 4 at a time."""
+    with GcoreEmulator(api_key=API_KEY, task_delay=task_seconds) as emulator:
+        group = emulator.create_group(PROJECT, REGION)
+        with provider_process(
+            SecurityGroupRuleProvider(), emulator, **{"gcore:ruleApi": rule_api}
+        ) as process:
+            inputs = [process.check(rule_inputs(group, i)).inputs for i in range(rules + 1)]
+            process.create(inputs[rules])  # warm-up: imports, connection, snapshot
+            made = []
+            started = time.perf_counter()
+            for i in range(rules):
+                made.append(process.create(inputs[i]))
+            create = (time.perf_counter() - started) / rules
+            started = time.perf_counter()
+            for rule_id, outputs in made:
+                process.delete(rule_id, outputs)
+            delete = (time.perf_counter() - started) / rules
+            other = emulator.create_group(PROJECT, REGION)
+            batch = [process.check(rule_inputs(other, i)).inputs for i in range(concurrent)]
+            reads_before = emulator.count("GET", f"/cloud/v1/securitygroups/{PROJECT}/")
+            _, errors = run_parallel(lambda i: process.create(batch[i]), concurrent, 4)
+            reads = emulator.count("GET", f"/cloud/v1/securitygroups/{PROJECT}/") - reads_before
+        if errors:
+            raise RuntimeError(f"{rule_api}: {len(errors)} creates failed: {errors[0]!r}")
+        return RuleApiCost(create, delete, reads / concurrent)
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f} ms"
 
@@ -680,6 +724,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{_ms(median([p.refresh for p in programs]))} / "
                     f"{_ms(median([p.destroy for p in programs]))}", "-", "-", "none", True,
                     info=True))  # fmt: skip
+
+    # 9. rules over v2, beside v1
+    say("rules over v1 and v2, 0.2 s tasks ...")
+    costs = {api: rule_api_cost(api) for api in ("v1", "v2")}
+    v1, v2 = costs["v1"], costs["v2"]
+    rows.append(Row("9. v2 create per rule, 0.2 s task (v1 beside)", _ms(v2.create),
+                    f"{_ms(v1.create)} (v1)", "-", "<= 0.35 s (task + 0.15 s)",
+                    v2.create <= 0.35))  # fmt: skip
+    rows.append(Row("9. v2 delete per rule, 0.2 s task (v1 beside)", _ms(v2.delete),
+                    f"{_ms(v1.delete)} (v1)", "-", "<= 0.35 s (task + 0.15 s)",
+                    v2.delete <= 0.35))  # fmt: skip
+    rows.append(Row("9. v2 group GETs per create, 4 at once in one group",
+                    f"{v2.group_reads_per_create:.2f}", f"{v1.group_reads_per_create:.2f} (v1)",
+                    "-", "<= 0.75 (shared, not 1 each)",
+                    v2.group_reads_per_create <= 0.75))  # fmt: skip
 
     print()
     print_table(rows)

@@ -26,6 +26,7 @@ import logging
 import math
 import os
 import re
+import ssl
 import threading
 import time
 from collections.abc import Hashable, Iterator
@@ -63,7 +64,7 @@ from .models import (
     GroupSpec,
     RuleSpec,
 )
-from .ownership import OwnedRules
+from .ownership import OwnedIds
 from .schema import duplicate_key
 from .settings import Settings
 from .tasks import PENDING_STATES, TaskFailedError, TaskPendingError, poll_offsets
@@ -207,7 +208,8 @@ class GcoreClient:
         self,
         settings: Settings,
         session: requests.Session | None = None,
-        owned: OwnedRules | None = None,
+        owned: OwnedIds | None = None,
+        owned_groups: OwnedIds | None = None,
     ) -> None:
         self._settings = settings
         self._retry = PolicyRetry(
@@ -249,8 +251,10 @@ class GcoreClient:
         self._groups: GroupReadCache[ApiGroup | None] = GroupReadCache(settings.read_cache_seconds)
         self._snapshots: SnapshotCache[frozenset[str] | None] = SnapshotCache(SNAPSHOT_MAX_AGE)
         self._twins = _KeyedLocks()
-        self.owned = owned if owned is not None else OwnedRules()
+        self.owned = owned if owned is not None else OwnedIds()
         """Rules managed by resources of this process: never adopted for another one."""
+        self.owned_groups = owned_groups if owned_groups is not None else OwnedIds()
+        """Groups managed by resources of this process: never adopted for another one."""
 
     def close(self) -> None:
         self._session.close()
@@ -427,17 +431,27 @@ class GcoreClient:
         key = (spec.project_id, spec.region_id, spec.group_id)
         # Two creates of the same rule in one process (declared twice) run one after the
         # other, so the second sees the first's rule as owned instead of racing to adopt it.
+        attempt = _Attempt()
         with self._twins.hold((key, duplicate_key(spec.as_props()))):
             self._groups.invalidate(key)
             try:
                 with self._operation():
-                    created = self._create(spec, path)
+                    created = self._create(spec, path, attempt)
+            except _Settled as settled:
+                created = settled.created
+            except GcoreError as error:
+                if attempt.ambiguous:
+                    raise _with_maybe_created(error, path) from None
+                raise
             finally:
                 self._groups.invalidate(key)
-        self.owned.add(created.rule.id)
+        if created.how == "adopted":
+            self.owned.adopt(created.rule.id)
+        else:
+            self.owned.add(created.rule.id)
         return created
 
-    def _create(self, spec: RuleSpec, path: str) -> Created:
+    def _create(self, spec: RuleSpec, path: str, attempt: _Attempt) -> Created:
         if spec.adopt_existing:
             group = self.get_group(spec.project_id, spec.region_id, spec.group_id)
             if group is None:
@@ -451,13 +465,12 @@ class GcoreClient:
         else:
             before = self._snapshot(spec)
         retry = self._retry.new()
-        ambiguous = False
         v2 = self._settings.rule_api == "v2"
         body = spec.request_body_v2() if v2 else spec.request_body()
-        since = datetime.now(timezone.utc) - _TASK_LOOKBACK
+        since = datetime.now(timezone.utc) - _TASK_LOOKBACK if v2 else None
         while True:
-            if ambiguous:
-                settled = self._settle(spec, path, before, since if v2 else None)
+            if attempt.ambiguous:
+                settled = self._settle(spec, path, before, since)
                 if settled is not None:
                     return settled
             try:
@@ -466,38 +479,55 @@ class GcoreClient:
                 if not error.maybe_sent:
                     # Never sent: urllib3 already retried the connection as often as the
                     # policy allows (connect errors are safe for every method).
-                    if ambiguous:
-                        raise TransportError(
-                            "POST", path, _joined(error.reason, _MAYBE_CREATED), maybe_sent=True
-                        ) from None
                     raise
-                ambiguous = True
-                retry = self._next_try(retry, path, error.reason, None, ambiguous)
+                attempt.ambiguous = True
+                retry = self._retry_or_settle(spec, path, before, since, retry, error.reason)
                 continue
             status = response.status_code
-            maybe = _MAYBE_CREATED if ambiguous else None
             if _succeeded(response) and v2:
                 try:
-                    return self._created_by_task(spec, path, response, before, ambiguous)
+                    return self._created_by_task(spec, path, response, before, attempt.ambiguous)
                 except _TaskLost as lost:
-                    ambiguous = True
-                    retry = self._next_try(retry, path, lost.reason, None, ambiguous)
+                    attempt.ambiguous = True
+                    retry = self._retry_or_settle(spec, path, before, since, retry, lost.reason)
                     continue
             if _succeeded(response):
-                return Created(
-                    self._parse(ApiRule, response, "POST", path, _MAYBE_CREATED), "created"
-                )
+                attempt.ambiguous = True  # an answer of the wrong shape: it may have worked
+                return Created(self._parse(ApiRule, response, "POST", path), "created")
             if status == 429:
-                retry = self._next_try(retry, path, "HTTP 429", response, ambiguous)
+                retry = self._next_try(retry, path, "HTTP 429", response, attempt.ambiguous)
                 continue
             if status >= 500:
-                ambiguous = True
-                retry = self._next_try(retry, path, f"HTTP {status}", response, ambiguous)
+                attempt.ambiguous = True
+                retry = self._retry_or_settle(
+                    spec, path, before, since, retry, f"HTTP {status}", response
+                )
                 continue
             if status == 409 and _gcore_error_body(response) is not None:
-                return self._on_conflict(spec, path, response, ambiguous, before)
-            self._expect(response, "POST", path, hint=maybe)
-            raise _unexpected(response, "POST", path, f"HTTP {status}", maybe)
+                return self._on_conflict(spec, path, response, attempt.ambiguous, before)
+            self._expect(response, "POST", path)
+            raise _unexpected(response, "POST", path, f"HTTP {status}")
+
+    def _retry_or_settle(
+        self,
+        spec: RuleSpec,
+        path: str,
+        before: frozenset[str],
+        since: datetime | None,
+        retry: PolicyRetry,
+        cause: str,
+        response: requests.Response | None = None,
+    ) -> PolicyRetry:
+        """After an ambiguous failure: wait for the next try; when no try (or no time) is
+        left, check the group one last time, so that a rule the failed try made is still
+        found and adopted (raising ``_Settled``) instead of being left behind."""
+        try:
+            return self._next_try(retry, path, cause, response, True)
+        except GcoreError:
+            settled = self._settle(spec, path, before, since)
+            if settled is not None:
+                raise _Settled(settled) from None
+            raise
 
     def _created_by_task(
         self,
@@ -576,7 +606,7 @@ class GcoreClient:
                     since.isoformat(timespec="seconds"),
                 ):
                     with contextlib.suppress(TaskFailedError):
-                        self.wait_for_task(task.id)
+                        self.wait_for_task(task.id, hint=_MAYBE_CREATED)
             group = self.get_group(spec.project_id, spec.region_id, spec.group_id)
         except (ServerError, RateLimitError, TransportError) as error:
             log.warning(
@@ -708,6 +738,12 @@ class GcoreClient:
                 group = self.get_group(project_id, region_id, group_id)
                 if group is not None and group.find(rule_id) is not None:
                     raise
+        if not tasks:  # nothing to wait for: believe it only if the rule is gone
+            group = self.get_group(project_id, region_id, group_id)
+            if group is not None and group.find(rule_id) is not None:
+                raise ApiError(
+                    200, "DELETE", path, "Gcore answered no task and the rule is still there"
+                )
 
     # --- security groups and tasks (issue 9) ----------------------------------------------
     #
@@ -784,7 +820,20 @@ class GcoreClient:
 
     def create_group(self, spec: GroupSpec) -> CreatedGroup:
         """Create the group with no rules, exactly once in effect: never two groups, never
-        one the stack does not know about (see the comment above)."""
+        one the stack does not know about (see the comment above).
+
+        Identical groups declared twice in one program are created one after the other, so
+        the second never takes the first's (still pending) group for its own; a group any
+        resource of this process owns is never adopted.
+        """
+        identity = ("group", spec.project_id, spec.region_id, spec.name, spec.description,
+                    tuple(sorted(spec.tags.items())))  # fmt: skip
+        with self._twins.hold(identity):
+            created = self._create_group(spec)
+        self.owned_groups.add(created.group.id)
+        return created
+
+    def _create_group(self, spec: GroupSpec) -> CreatedGroup:
         path = f"/cloud/v2/security_groups/{spec.project_id}/{spec.region_id}"
         with self._operation():
             before, gcore_now = self._list_groups(spec.project_id, spec.region_id, spec.name)
@@ -802,13 +851,17 @@ class GcoreClient:
                 else:
                     if _succeeded(response):
                         answered = time.monotonic()
-                        return CreatedGroup(self._new_group(spec, response, path, answered))
-                    if response.status_code == 429:
+                        try:
+                            return CreatedGroup(self._new_group(spec, response, path, answered))
+                        except _TaskLost as lost:  # accepted, but its outcome unknown: settle
+                            cause, response = lost.reason, None
+                    elif response.status_code == 429:
                         retry = self._spend_retry(retry, "POST", path, "HTTP 429", response)
                         continue
-                    if response.status_code < 500:
-                        self._expect(response, "POST", path)
-                    cause = f"HTTP {response.status_code}"
+                    else:
+                        if response.status_code < 500:
+                            self._expect(response, "POST", path)
+                        cause = f"HTTP {response.status_code}"
                 # Ambiguous: the try may still be on its way through Gcore. Wait as the retry
                 # policy says, then find out what it did; only then may it be sent again.
                 spent = _budget_spent(retry)
@@ -961,8 +1014,8 @@ class GcoreClient:
             task = self.wait_for_task(task_id, started=answered, hint=hint)
         except (TaskFailedError, TaskPendingError):
             raise
-        except GcoreError as error:
-            raise TransportError("GET", f"/cloud/v1/tasks/{task_id}", f"{error}. {hint}") from None
+        except (ServerError, RateLimitError, TransportError) as error:
+            raise _TaskLost(f"task {task_id} could not be followed ({error})") from None
         made = task.created_resources.security_groups if task.created_resources else None
         if not made:
             raise ApiError(
@@ -991,7 +1044,9 @@ class GcoreClient:
             fresh = [
                 group
                 for group in self.list_groups(spec.project_id, spec.region_id, spec.name)
-                if group.id not in known and spec.matches(group)
+                if group.id not in known
+                and group.id not in self.owned_groups
+                and spec.matches(group)
             ]
         except GcoreError as error:
             raise TransportError(
@@ -1075,6 +1130,39 @@ class GcoreClient:
         return self._parse(model, response, "GET", path), response
 
 
+@dataclass
+class _Attempt:
+    """How one create is going: ``ambiguous`` once a try may have made the rule."""
+
+    ambiguous: bool = False
+
+
+class _Settled(Exception):
+    """The last check after the tries ran out found the rule an earlier try made."""
+
+    def __init__(self, created: Created) -> None:
+        super().__init__(created.rule.id)
+        self.created = created
+
+
+def _with_maybe_created(error: GcoreError, path: str) -> GcoreError:
+    """``error`` saying that an earlier try may have created the rule (once)."""
+    if _MAYBE_CREATED in str(error) or isinstance(error, (ConflictError, NotFoundError)):
+        return error
+    if isinstance(error, ApiError):
+        return type(error)(
+            error.status,
+            error.method,
+            error.path,
+            error.message,
+            request_id=error.request_id,
+            exception_class=error.exception_class,
+            invalid_fields=error.invalid_fields,
+            hint=_joined(error.hint, _MAYBE_CREATED) if error.hint else _MAYBE_CREATED,
+        )
+    return TransportError("POST", path, _joined(str(error), _MAYBE_CREATED), maybe_sent=True)
+
+
 class _TaskLost(Exception):
     """A v2 create's task could not be followed: the create is ambiguous."""
 
@@ -1139,7 +1227,8 @@ def _conflict_hint(spec: RuleSpec, rule_id: str | None, owned_here: bool) -> str
     return (
         f"An identical rule already exists in group {spec.group_id}{where} (Gcore compares "
         "every field but description). Delete that rule; or, if it was made outside Pulumi, "
-        "set adopt_existing=True on this resource to bring it under management"
+        "set adopt_existing=True on this resource to bring it under management. (If you "
+        "renamed this resource, give it `aliases` with its old name instead)"
     )
 
 
@@ -1231,9 +1320,14 @@ def _transport_error(method: str, path: str, error: requests.RequestException) -
     elif isinstance(error, requests.ConnectionError) and _refused(error):
         reason = "could not connect (connection refused or host unreachable)"
         sent = False
-    elif isinstance(error, requests.exceptions.SSLError):
-        reason = "TLS handshake failed (certificate not trusted?)"
+    elif isinstance(error, requests.exceptions.SSLError) and _certificate_refused(error):
+        reason = "TLS handshake failed: the server's certificate is not trusted"
         sent = False
+    elif isinstance(error, requests.exceptions.SSLError):
+        # urllib3 reports a TLS failure while reading the answer as the same SSLError as
+        # one during the handshake: the request may have been sent.
+        reason = "the TLS connection failed"
+        sent = True
     elif isinstance(error, requests.ConnectionError):
         reason = "connection dropped before an answer came"
         sent = True
@@ -1244,6 +1338,22 @@ def _transport_error(method: str, path: str, error: requests.RequestException) -
         reason = type(error).__name__
         sent = True
     return TransportError(method, path, reason, maybe_sent=sent)
+
+
+def _certificate_refused(error: requests.exceptions.SSLError) -> bool:
+    """True when certificate verification failed (during the handshake: nothing sent)."""
+    seen: set[int] = set()
+    todo: list[Any] = [error]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return True
+        todo.extend([getattr(current, "reason", None), current.__cause__, current.__context__])
+        todo.extend(arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException))
+    return False
 
 
 def _refused(error: requests.ConnectionError) -> bool:

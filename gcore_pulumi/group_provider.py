@@ -1,8 +1,8 @@
 """The security group's dynamic provider: the engine's calls, each one parse plus one client call.
 
-Like ``SecurityGroupRuleProvider``, the instance is pickled BY REFERENCE into every
-resource's state and holds nothing until ``configure()`` runs in the provider process;
-check and diff are pure (``group_schema``) and import neither requests nor pydantic.
+Pickling, configuration and the shared client live in ``runtime.py`` (as for the rule's
+provider); check and diff are pure (``group_schema``) and import neither requests nor
+pydantic.
 """
 
 from __future__ import annotations
@@ -11,13 +11,10 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from pulumi.dynamic import (
-    CheckFailure,
     CheckResult,
-    ConfigureRequest,
     CreateResult,
     DiffResult,
     ReadResult,
-    ResourceProvider,
     UpdateResult,
 )
 
@@ -30,7 +27,7 @@ from .group_schema import (
     diff_group,
     group_patch,
 )
-from .provider import _DEFAULT_SOURCES, _log_to_stderr, _Runtime
+from .runtime import DEFAULT_SOURCES, ConfiguredProvider
 
 if TYPE_CHECKING:
     from .models import ApiGroup, GroupSpec
@@ -38,54 +35,23 @@ if TYPE_CHECKING:
 log = logging.getLogger("gcore_pulumi")
 
 
-class SecurityGroupProvider(ResourceProvider):
+class SecurityGroupProvider(ConfiguredProvider):
     """Creates, reads, updates and deletes Gcore security groups for ``SecurityGroup``."""
-
-    serialize_as_secret_always = False
-    """The pickled provider holds no secret (only a class reference), so state need not hide it."""
-
-    _runtime: _Runtime | None = None
-    """Settings and client, made in the provider process; never pickled (see __getstate__)."""
-
-    def __init__(self) -> None:
-        # Deliberately empty: whatever is set here is pickled into every resource's state.
-        super().__init__()
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        del state  # nothing is ever stored
-
-    def configure(self, req: ConfigureRequest) -> None:
-        """Read stack config (falling back to GCORE_* variables) once per process."""
-        self._runtime = _Runtime(lambda key: req.config.get(key))
-        _log_to_stderr()
-
-    def _rt(self) -> _Runtime:
-        if self._runtime is None:  # configure() was not called (used outside the engine)
-            self._runtime = _Runtime(None)
-        return self._runtime
 
     # --- preview: no I/O -----------------------------------------------------------------
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate and canonicalise inputs; every problem is a failure naming its input.
         A bad default project or region shows under the input it leaves unset."""
-        runtime = self._rt()
-        outcome = check_group_inputs(news, runtime.defaults)
-        bad_config = {problem.key: problem for problem in runtime.problems}
-        failures = []
-        for key, reason in outcome.failures:
-            problem = next(
-                (bad_config[k] for k in _DEFAULT_SOURCES.get(key, ()) if k in bad_config), None
-            )
-            failures.append(CheckFailure(key, str(problem) if problem else reason))
+        outcome = check_group_inputs(news, self._rt().defaults)
+        failures = self._failures(outcome.failures)
         return CheckResult(outcome.inputs, failures)
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """``name``, ``description`` and ``tags`` change in place; ``project_id`` and
-        ``region_id`` replace the group."""
+        ``region_id`` replace the group. The group is recorded as owned (see ownership.py):
+        no group create in this process may adopt it."""
+        self._rt().owned_groups.add(id_)
         result = diff_group(olds, news, self._rt().defaults)
         return DiffResult(
             changes=result.changed,
@@ -144,7 +110,7 @@ class SecurityGroupProvider(ResourceProvider):
         """Project and region from state (or ``.get()``'s props), else from config."""
         state = canonical_group_state(props, self._rt().defaults)
         for key, (config_key, env) in zip(
-            GROUP_REPLACE_KEYS, (_DEFAULT_SOURCES[k] for k in GROUP_REPLACE_KEYS), strict=True
+            GROUP_REPLACE_KEYS, (DEFAULT_SOURCES[k] for k in GROUP_REPLACE_KEYS), strict=True
         ):
             if state[key] is None:
                 raise ConfigurationError(

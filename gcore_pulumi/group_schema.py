@@ -90,11 +90,11 @@ def tag_failures(value: object) -> list[str]:
         if is_unknown(item):
             continue
         if not isinstance(item, str):
-            problems.append(f"the value of tag {key!r} must be text")
+            problems.append(f"the value of tag number {position} must be text")
             continue
         value_problem = _tag_text_problem(item)
         if value_problem:
-            problems.append(f"the value of tag {key!r} {value_problem}")
+            problems.append(f"the value of tag number {position} {value_problem}")
     return problems
 
 

@@ -1,8 +1,6 @@
-"""The dynamic provider: the engine's calls, each one parse plus one client call.
+"""The rule's dynamic provider: the engine's calls, each one parse plus one client call.
 
-The instance is pickled BY REFERENCE into every resource's state (``__provider``), so it
-holds nothing until ``configure()`` runs in the provider process: no key, no session, no
-client. ``__getstate__`` makes sure of that even after ``configure()``. Heavy imports
+Pickling, configuration and the shared client live in ``runtime.py``. Heavy imports
 (requests, pydantic) wait until create/read/delete, so preview (check, diff) stays fast
 and makes no HTTP requests.
 """
@@ -10,22 +8,18 @@ and makes no HTTP requests.
 from __future__ import annotations
 
 import logging
-import sys
-import threading
 from typing import TYPE_CHECKING, Any
 
 from pulumi.dynamic import (
-    CheckFailure,
     CheckResult,
-    ConfigureRequest,
     CreateResult,
     DiffResult,
     ReadResult,
-    ResourceProvider,
     UpdateResult,
 )
 
-from .ownership import OwnedRules
+from .errors import ConfigurationError
+from .runtime import DEFAULT_SOURCES, ConfiguredProvider
 from .schema import (
     INPUT_KEYS,
     PROVIDER_KEY,
@@ -36,45 +30,15 @@ from .schema import (
     duplicate_key,
     is_unknown,
 )
-from .settings import Settings
 
 if TYPE_CHECKING:
-    from .client import GcoreClient
     from .models import RuleSpec
 
 log = logging.getLogger("gcore_pulumi")
 
 
-class SecurityGroupRuleProvider(ResourceProvider):
+class SecurityGroupRuleProvider(ConfiguredProvider):
     """Creates, reads and deletes Gcore security group rules for ``SecurityGroupRule``."""
-
-    serialize_as_secret_always = False
-    """The pickled provider holds no secret (only a class reference), so state need not hide it."""
-
-    _runtime: _Runtime | None = None
-    """Settings and client, made in the provider process; never pickled (see __getstate__)."""
-
-    def __init__(self) -> None:
-        # Deliberately empty: whatever is set here is pickled into every resource's state.
-        super().__init__()
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        del state  # nothing is ever stored
-
-    # --- settings and client, built lazily in the provider process -----------------
-
-    def configure(self, req: ConfigureRequest) -> None:
-        """Read stack config (falling back to GCORE_* variables) once per process."""
-        self._runtime = _Runtime(lambda key: req.config.get(key))
-        _log_to_stderr()
-
-    def _rt(self) -> _Runtime:
-        if self._runtime is None:  # configure() was not called (used outside the engine)
-            self._runtime = _Runtime(None)
-        return self._runtime
 
     # --- preview: no I/O -----------------------------------------------------------
 
@@ -85,15 +49,8 @@ class SecurityGroupRuleProvider(ResourceProvider):
         first create, read or delete, which is where they would matter. A bad default
         project or region is the exception, shown under the input it leaves unset.
         """
-        runtime = self._rt()
-        outcome = check_inputs(news, runtime.defaults)
-        bad_config = {problem.key: problem for problem in runtime.problems}
-        failures = []
-        for key, reason in outcome.failures:
-            problem = next(
-                (bad_config[k] for k in _DEFAULT_SOURCES.get(key, ()) if k in bad_config), None
-            )
-            failures.append(CheckFailure(key, str(problem) if problem else reason))
+        outcome = check_inputs(news, self._rt().defaults)
+        failures = self._failures(outcome.failures)
         return CheckResult(outcome.inputs, failures)
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -159,19 +116,25 @@ class SecurityGroupRuleProvider(ResourceProvider):
         return UpdateResult(outputs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        """Delete the rule; one already gone (or whose group is gone) counts as deleted."""
+        """Delete the rule; one already gone (or whose group is gone) counts as deleted.
+
+        A rule that a create of this same command adopted (``adopt_existing``) now belongs
+        to that new resource: the old resource that recorded it (renamed without an alias)
+        is dropped from the stack, and the rule stays.
+        """
+        if self._rt().owned.adopted(id_):
+            log.warning(
+                "gcore: rule %s was adopted by another resource of this stack in this update; "
+                "not deleting it (it stays, managed by that resource)",
+                id_,
+            )
+            return
         spec = _spec(props, self._rt().defaults)
         gone = (
             not self._rt().client().delete_rule(spec.project_id, spec.region_id, spec.group_id, id_)
         )
         if gone:
             log.warning("gcore: rule %s was already gone; nothing to delete", id_)
-
-
-_DEFAULT_SOURCES = {
-    "project_id": ("gcore:projectId", "GCORE_CLOUD_PROJECT_ID"),
-    "region_id": ("gcore:regionId", "GCORE_CLOUD_REGION_ID"),
-}
 
 
 def _with_defaults(props: dict[str, Any], defaults: Defaults) -> dict[str, Any]:
@@ -188,35 +151,12 @@ def _spec(props: dict[str, Any], defaults: Defaults) -> RuleSpec:
     (by hand, or by an older version) falls back to config, as check would have."""
     from .models import RuleSpec
 
-    return RuleSpec.from_props(_with_defaults(props, defaults))
-
-
-class _Runtime:
-    """What configure() found, and the client built from it on first use (thread-safe)."""
-
-    def __init__(self, config: Any) -> None:
-        self.settings, self.problems = Settings.load_lenient(config)
-        self.defaults = Defaults(self.settings.project_id, self.settings.region_id)
-        self.owned = OwnedRules()
-        """Rules the resources of this process manage (see ownership.py)."""
-        self._client: GcoreClient | None = None
-        self._lock = threading.Lock()
-
-    def client(self) -> GcoreClient:
-        if self.problems:
-            raise self.problems[0]
-        with self._lock:
-            if self._client is None:
-                from .client import GcoreClient
-
-                self._client = GcoreClient(self.settings, owned=self.owned)
-            return self._client
-
-
-def _log_to_stderr() -> None:
-    """Send retry/adoption notices to stderr, which the Pulumi CLI shows as diagnostics."""
-    if not log.handlers and not logging.getLogger().handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
+    merged = _with_defaults(props, defaults)
+    for key, (config_key, env) in DEFAULT_SOURCES.items():
+        if merged.get(key) is None:
+            raise ConfigurationError(
+                f"no {key} for this rule: pass {key}=... (also to SecurityGroupRule.get), or "
+                f"set it for the stack with `pulumi config set {config_key} <id>` or {env}",
+                key=config_key,
+            )
+    return RuleSpec.from_props(merged)

@@ -77,7 +77,7 @@ def test_task_outliving_the_deadline_names_it_and_says_what_to_do(
 ) -> None:
     emulator.task_delays["create_security_group"] = 5.0
     with ProviderProcess(SecurityGroupProvider(), env=clean_env()) as short:
-        config = stack_config(emulator, **{"gcore:deadline": "0.6"})
+        config = stack_config(emulator, **{"gcore:deadline": "0.6", "gcore:timeout": "0.3"})
         short.configure(config, secret_keys=["gcore:apiKey"])
         with pytest.raises(ProviderRpcError) as caught:
             create(short)
@@ -171,4 +171,19 @@ def test_group_that_cannot_be_checked_after_a_lost_answer_is_not_posted_again(
         create(process)
     line = last_line(caught.value)
     assert "could not be checked" in line and "'web'" in line
+    assert emulator.count("POST", V2) == 1
+
+
+def test_lost_task_polls_settle_to_the_one_group_the_post_made(
+    emulator: GcoreEmulator,
+) -> None:
+    # The POST is accepted, then every poll of its task is lost until the retries run out:
+    # the group it made is found and adopted, never orphaned or made twice.
+    emulator.task_delays["create_security_group"] = 0.2
+    emulator.faults.add("drop", method="GET", path_prefix=f"{TASKS}/", times=3)
+    with ProviderProcess(SecurityGroupProvider(), env=clean_env()) as short:
+        config = stack_config(emulator, **{"gcore:maxRetries": "2"})
+        short.configure(config, secret_keys=["gcore:apiKey"])
+        group_id, _ = create(short)
+    assert named(emulator) == [group_id]
     assert emulator.count("POST", V2) == 1

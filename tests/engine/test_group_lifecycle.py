@@ -235,3 +235,16 @@ def test_check_failures_name_inputs_and_never_repeat_values(groups: Groups) -> N
     checked = groups().check({"name": "", "tags": {"k": "secret value"}, "nmae": "x"})
     assert {key for key, _ in checked.failures} == {"name", "tags", "nmae"}
     assert all("secret value" not in reason for _, reason in checked.failures)
+
+
+def test_rule_get_without_project_anywhere_says_how_to_give_one(emulator: GcoreEmulator) -> None:
+    group_id = emulator.create_group(name="by-hand")
+    rule = emulator.add_rule(group_id, direction="egress")
+    config = {k: v for k, v in stack_config(emulator).items() if k != "gcore:projectId"}
+    with ProviderProcess(SecurityGroupRuleProvider(), env=clean_env()) as process:
+        process.configure(config, secret_keys=["gcore:apiKey"])
+        props = {"group_id": group_id}
+        with pytest.raises(ProviderRpcError) as caught:
+            process.read(rule["id"], props, props)
+    last = caught.value.details.strip().splitlines()[-1]
+    assert "gcore:projectId" in last and "project_id" in last and "ValidationError" not in last

@@ -582,3 +582,50 @@ def test_example_program_creates_its_rules(case: Case) -> None:
         live = {str(r["id"]) for g in expected for r in api.rules(g)}
         assert set(ids) == live
         assert set(adopted) <= live
+
+
+@pytest.mark.cli
+@pytest.mark.slow
+def test_group_and_rules_up_rename_refresh_destroy_against_emulator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """examples/group-and-rules under the real CLI: the group and its rules are created, a
+    rename updates the group in place and leaves its rules, refresh and preview show no
+    change, destroy removes the group and every rule."""
+    if shutil.which("pulumi") is None:
+        pytest.skip(CLI_SKIP_REASON)
+    from pulumi import automation as auto
+
+    for key in list(os.environ):
+        if key.startswith("GCORE_"):
+            monkeypatch.delenv(key)
+
+    with GcoreEmulator() as api:
+        work_dir = example_copy("group-and-rules")(tmp_path)
+        stack = auto.create_stack(
+            "test",
+            work_dir=str(work_dir),
+            opts=auto.LocalWorkspaceOptions(env_vars=cli_env(tmp_path)),
+        )
+        try:
+            stack.set_config("gcore:baseUrl", auto.ConfigValue(api.base_url))
+            stack.set_config("gcore:apiKey", auto.ConfigValue(api.api_key, secret=True))
+            stack.set_config("gcore:projectId", auto.ConfigValue("1"))
+            stack.set_config("gcore:regionId", auto.ConfigValue("1"))
+            up = stack.up(on_output=print)
+            group_id = up.outputs["group_id"].value
+            rule_ids = set(up.outputs["rule_ids"].value.values())
+            assert {str(r["id"]) for r in api.rules(group_id)} == rule_ids
+
+            stack.set_config("groupName", auto.ConfigValue("web-tier-renamed"))
+            renamed = stack.up(on_output=print)
+            assert renamed.outputs["group_id"].value == group_id  # updated, not replaced
+            assert api.group(group_id)["name"] == "web-tier-renamed"
+            assert {str(r["id"]) for r in api.rules(group_id)} == rule_ids
+
+            stack.refresh(expect_no_changes=True, on_output=print)
+            stack.preview(expect_no_changes=True, on_output=print)
+            stack.destroy(on_output=print)
+            assert api.groups() == []
+        finally:
+            stack.workspace.remove_stack("test", force=True)

@@ -1,0 +1,129 @@
+"""What both dynamic providers share in the provider process: settings, the one client,
+the diagnostics channel, and the pickling discipline.
+
+A provider instance is pickled BY REFERENCE into every resource's state (``__provider``),
+so it holds nothing until ``configure()`` runs in the provider process: no key, no
+session, no client; ``__getstate__`` makes sure of that even after ``configure()``. The
+engine configures each provider class of a program with the same stack config, so every
+provider configured alike in one process shares one ``Runtime``: one HTTP session, one
+set of read caches, one record of which rules this process's resources own.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+from pulumi.dynamic import CheckFailure, ConfigureRequest, ResourceProvider
+
+from .errors import ConfigurationError
+from .ownership import OwnedIds
+from .schema import Defaults
+from .settings import SETTINGS, Settings
+
+if TYPE_CHECKING:
+    from .client import GcoreClient
+
+log = logging.getLogger("gcore_pulumi")
+
+DEFAULT_SOURCES: Final = {
+    "project_id": ("gcore:projectId", "GCORE_CLOUD_PROJECT_ID"),
+    "region_id": ("gcore:regionId", "GCORE_CLOUD_REGION_ID"),
+}
+"""Where an omitted ``project_id`` / ``region_id`` comes from: config key, then variable."""
+
+
+class Runtime:
+    """What configure() found, and the client built from it on first use (thread-safe)."""
+
+    def __init__(self, config: Callable[[str], Any] | None) -> None:
+        self.settings, self.problems = Settings.load_lenient(config)
+        self.defaults = Defaults(self.settings.project_id, self.settings.region_id)
+        self.owned = OwnedIds()
+        """Rules the resources of this process manage (see ownership.py)."""
+        self.owned_groups = OwnedIds()
+        """Groups the resources of this process manage."""
+        self._client: GcoreClient | None = None
+        self._lock = threading.Lock()
+
+    def client(self) -> GcoreClient:
+        """The process's client; the first unusable setting is raised here, naming it."""
+        if self.problems:
+            first = self.problems[0]
+            raise ConfigurationError(str(first), key=first.key)  # a fresh traceback each time
+        with self._lock:
+            if self._client is None:
+                from .client import GcoreClient
+
+                self._client = GcoreClient(
+                    self.settings, owned=self.owned, owned_groups=self.owned_groups
+                )
+            return self._client
+
+
+_shared: dict[tuple[Any, ...], Runtime] = {}
+_shared_lock = threading.Lock()
+
+
+def runtime_for(config: Callable[[str], Any]) -> Runtime:
+    """The Runtime for this stack config, shared by every provider configured with it."""
+    key = tuple(config(setting.config_key) for setting in SETTINGS)
+    with _shared_lock:
+        runtime = _shared.get(key)
+        if runtime is None:
+            runtime = _shared[key] = Runtime(config)
+        return runtime
+
+
+class ConfiguredProvider(ResourceProvider):
+    """Base of both providers: empty when pickled, configured once in the provider process."""
+
+    serialize_as_secret_always = False
+    """The pickled provider holds no secret (only a class reference), so state need not hide it."""
+
+    _runtime: Runtime | None = None
+    """Settings and client, made in the provider process; never pickled (see __getstate__)."""
+
+    def __init__(self) -> None:
+        # Deliberately empty: whatever is set here is pickled into every resource's state.
+        super().__init__()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        del state  # nothing is ever stored
+
+    def configure(self, req: ConfigureRequest) -> None:
+        """Read stack config (falling back to GCORE_* variables) once per process."""
+        self._runtime = runtime_for(lambda key: req.config.get(key))
+        log_to_stderr()
+
+    def _rt(self) -> Runtime:
+        if self._runtime is None:  # configure() was not called (used outside the engine)
+            self._runtime = Runtime(None)
+        return self._runtime
+
+    def _failures(self, failures: list[tuple[str, str]]) -> list[CheckFailure]:
+        """Check failures; one caused by a bad default project or region shows the setting's
+        problem under the input it leaves unset (the only settings preview reports)."""
+        bad_config = {problem.key: problem for problem in self._rt().problems}
+        result = []
+        for key, reason in failures:
+            problem = next(
+                (bad_config[k] for k in DEFAULT_SOURCES.get(key, ()) if k in bad_config), None
+            )
+            result.append(CheckFailure(key, str(problem) if problem else reason))
+        return result
+
+
+def log_to_stderr() -> None:
+    """Send retry/adoption notices to stderr, which the Pulumi CLI shows as diagnostics."""
+    if not log.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
