@@ -195,10 +195,16 @@ def run_soak(
     log: Callable[[str], None] | None = None,
     read_cache_seconds: float | None = None,
     foreign_every: int = 10,
+    rule_api: str = "v1",
+    duplicate_mode: str = "409",
 ) -> SoakResult:
-    """The whole soak; never raises for a provider failure (it is counted and described)."""
+    """The whole soak; never raises for a provider failure (it is counted and described).
+
+    ``rule_api`` is the provider's ``gcore:ruleApi``; with v2, ``duplicate_mode`` says how the
+    emulator refuses a duplicate (a 409 at once, or a task that ends in ERROR)."""
     say = log or (lambda _text: None)
     config = dict(SOAK_CONFIG)
+    config["gcore:ruleApi"] = rule_api
     if read_cache_seconds is not None:
         # 0 makes every refresh read the group itself, so GET faults hit refresh too
         config["gcore:readCacheSeconds"] = str(read_cache_seconds)
@@ -229,7 +235,11 @@ def run_soak(
         stderr.append(process.output("stderr"))
         say(f"{name}: {len(todo)} operations in {result.phase_seconds[name]:.1f} s")
 
-    with GcoreEmulator(api_key=f"soak-{seed}", seed=seed) as emulator:
+    with GcoreEmulator(
+        api_key=f"soak-{seed}",
+        seed=seed,
+        duplicate_mode=duplicate_mode,  # type: ignore[arg-type]
+    ) as emulator:
         group = emulator.create_group(PROJECT, REGION, name="soak")
         # someone else's rules, there before the run (out of band, so no fault touches them)
         foreign = {i: emulator.add_rule(group, **foreign_fields(i)) for i in twins}
@@ -347,6 +357,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run, so its create must fail naming that rule (0: none)",
     )
     parser.add_argument(
+        "--rule-api", choices=("v1", "v2"), default="v1", help="gcore:ruleApi for the provider"
+    )
+    parser.add_argument(
+        "--duplicate-mode",
+        choices=("409", "task_error"),
+        default="409",
+        help="with v2: how the emulator refuses a duplicate rule",
+    )
+    parser.add_argument(
         "--read-cache-seconds",
         type=float,
         default=None,
@@ -365,7 +384,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"soak: {args.rules} rules, fault rate {args.fault_rate}, seed {args.seed}, "
         f"concurrency {args.concurrency}, Retry-After {args.retry_after}, slow {SLOW_DELAY} s, "
-        f"foreign twin every {args.foreign_every}, "
+        f"foreign twin every {args.foreign_every}, rule API {args.rule_api} "
+        f"(duplicates: {args.duplicate_mode}), "
         f"config {SOAK_CONFIG}",
         flush=True,
     )
@@ -378,6 +398,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log=lambda text: print(text, flush=True),
         read_cache_seconds=args.read_cache_seconds,
         foreign_every=args.foreign_every,
+        rule_api=args.rule_api,
+        duplicate_mode=args.duplicate_mode,
     )
     print(result.report())
     return 0 if result.ok else 1

@@ -7,11 +7,21 @@ import pytest
 
 from benchmarks.soak import run_soak
 
+RULE_APIS = [("v1", "409"), ("v2", "409"), ("v2", "task_error")]
+"""Every soak runs with rules made through each of Gcore's rule APIs (and, for v2, each way
+Gcore may refuse a duplicate)."""
+rule_apis = pytest.mark.parametrize(("rule_api", "duplicate_mode"), RULE_APIS,
+                                    ids=["v1", "v2-409", "v2-task-error"])  # fmt: skip
+
 
 @pytest.mark.slow
-def test_soak_100_rules_under_faults_leaves_no_duplicate_orphan_or_lost_rule() -> None:
+@rule_apis
+def test_soak_100_rules_under_faults_leaves_no_duplicate_orphan_or_lost_rule(
+    rule_api: str, duplicate_mode: str
+) -> None:
     result = run_soak(rules=100, fault_rate=0.2, seed=7, concurrency=8, retry_after="1",
-                      foreign_every=10)  # fmt: skip
+                      foreign_every=10, rule_api=rule_api,
+                      duplicate_mode=duplicate_mode)  # fmt: skip
     report = result.report()
     assert result.existing_after_up == 100, report
     assert result.duplicates == 0, report
@@ -44,11 +54,15 @@ def test_soak_with_uncached_refresh_puts_faults_on_every_read() -> None:
 
 
 @pytest.mark.slow
-def test_soak_foreign_twins_under_ambiguous_post_failures_are_refused_not_adopted() -> None:
+@rule_apis
+def test_soak_foreign_twins_under_ambiguous_post_failures_are_refused_not_adopted(
+    rule_api: str, duplicate_mode: str
+) -> None:
     # Half the rules are foreign twins and 30% of requests fail, so that many twins' POSTs
     # meet a 5xx, timeout or drop (the path where a pre-existing twin used to be adopted).
     result = run_soak(rules=60, fault_rate=0.3, seed=3, concurrency=8, retry_after="0",
-                      foreign_every=2)  # fmt: skip
+                      foreign_every=2, rule_api=rule_api,
+                      duplicate_mode=duplicate_mode)  # fmt: skip
     report = result.report()
     assert result.twins_under_faults > 0, report  # the ambiguous path was taken
     assert (result.foreign_twins, result.twins_refused) == (30, 30), report
