@@ -1222,7 +1222,7 @@ def _conflict_hint(spec: RuleSpec, rule_id: str | None, owned_here: bool) -> str
             f"An identical rule already exists in group {spec.group_id}{where}, and another "
             "resource of this stack already manages it: the same rule is probably declared "
             "twice in the program (Gcore compares every field but description). Remove one "
-            "of the two declarations; adopt_existing cannot make two resources own one rule"
+            "of the two declarations: one rule can have only one owner"
         )
     return (
         f"An identical rule already exists in group {spec.group_id}{where} (Gcore compares "
