@@ -362,6 +362,7 @@ def test_the_same_rule_declared_twice_fails_and_is_never_owned_twice(
     second = process.check(rule_inputs(group, description="two", adopt_existing=adopt, **SSH))
     message = error_of(process.create, second.inputs)
     assert rule_id in message and "declared twice" in message
+    assert "adopt_existing" not in message  # suggested only for rules made outside Pulumi
     assert [r["id"] for r in emulator.rules(group)] == [rule_id]
 
 
