@@ -561,18 +561,29 @@ class GcoreClient:
             )
         except TaskPendingError:
             raise
-        except (ServerError, RateLimitError, TransportError) as error:
+        except GcoreError as error:  # its polls lost or answered by something else: settle
             raise _TaskLost(f"task {tasks[0]} could not be followed ({error})") from None
         made = task.created_resources.security_group_rules if task.created_resources else None
         key = (spec.project_id, spec.region_id, spec.group_id)
         # Creates finishing together in one group share the read that follows them: any
         # read sent after this POST was answered may hold the rule; if it does not, the
         # group is read again below.
-        group = self._groups.get_fresh(key, lambda: self.get_group(*key), answered)
-        rule = group.find(made[0]) if group is not None and made else None
-        if rule is None and made:  # not in a shared answer: read once more, alone
-            group = self.get_group(*key)
-            rule = group.find(made[0]) if group is not None else None
+        try:
+            group = self._groups.get_fresh(key, lambda: self.get_group(*key), answered)
+            rule = group.find(made[0]) if group is not None and made else None
+            if rule is None and made:  # not in a shared answer: read once more, alone
+                group = self.get_group(*key)
+                rule = group.find(made[0]) if group is not None else None
+        except GcoreError as error:
+            if not made:
+                raise
+            log.warning(
+                "gcore: rule %s was made, but reading its group failed (%s); recording it "
+                "with the values asked for: `pulumi refresh` reads the rest",
+                made[0],
+                error,
+            )
+            rule = spec.provisional_rule(made[0])
         if rule is None:
             raise ApiError(
                 200,
@@ -791,7 +802,7 @@ class GcoreClient:
                 last_poll = wake
                 response = self._send_in_time("GET", path)
                 if not _succeeded(response):
-                    gone = _TASK_UNKNOWN if response.status_code == 404 else None
+                    gone = _TASK_UNKNOWN if _gcore_404(response) else None
                     self._expect(response, "GET", path, hint=gone)
                 task = self._parse(ApiTask, response, "GET", path)
                 if task.state == "FINISHED":
@@ -840,21 +851,27 @@ class GcoreClient:
             known = {group.id for group in before}
             since = (gcore_now - _TASK_LOOKBACK).isoformat(timespec="seconds")
             retry = self._retry.new()
+            retried = False
             while True:
                 response: requests.Response | None = None
+                unanswered = False
                 try:
                     response = self._send_in_time("POST", path, spec.create_body())
                 except TransportError as error:
                     if not error.maybe_sent:
                         raise
-                    cause = error.reason
+                    cause, unanswered = error.reason, True
                 else:
                     if _succeeded(response):
                         answered = time.monotonic()
                         try:
-                            return CreatedGroup(self._new_group(spec, response, path, answered))
+                            group = self._new_group(spec, response, path, answered)
                         except _TaskLost as lost:  # accepted, but its outcome unknown: settle
                             cause, response = lost.reason, None
+                        else:
+                            if retried:
+                                self._warn_of_late_twins(spec, known, group.id)
+                            return CreatedGroup(group)
                     elif response.status_code == 429:
                         retry = self._spend_retry(retry, "POST", path, "HTTP 429", response)
                         continue
@@ -871,7 +888,10 @@ class GcoreClient:
                         retry.sleep(response.raw if response is not None else None)
                     except DeadlineExceeded:
                         spent = True
-                found = self._made_by_earlier_try(spec, known, since, path, cause)
+                # A try that got no answer may not have reached Gcore's task queue yet: watch
+                # for it up to two read timeouts (10 s at most) before posting again.
+                watch = min(2 * self._settings.timeout, _LATE_WATCH_MAX) if unanswered else 0.0
+                found = self._made_by_earlier_try(spec, known, since, path, cause, watch)
                 if found is not None:
                     log.warning(
                         "gcore: POST %s got %s, but it did create group %s; adopting it",
@@ -886,6 +906,7 @@ class GcoreClient:
                     raise TransportError(
                         "POST", path, f"{cause}; no retries or time left. {_NO_GROUP_MADE}"
                     )
+                retried = True
                 log.warning(
                     "gcore: POST %s got %s; no group was made (checked); posting again "
                     "(retry %d of %d)",
@@ -906,7 +927,7 @@ class GcoreClient:
                 if patch:
                     response = self._send_repeatable("PATCH", path, patch)
                     if not _succeeded(response):
-                        gone = _GROUP_GONE if response.status_code == 404 else None
+                        gone = _GROUP_GONE if _gcore_404(response) else None
                         self._expect(response, "PATCH", path, hint=gone)
                     for task_id in self._parse(ApiTaskIds, response, "PATCH", path).tasks:
                         self.wait_for_task(task_id)
@@ -1014,7 +1035,7 @@ class GcoreClient:
             task = self.wait_for_task(task_id, started=answered, hint=hint)
         except (TaskFailedError, TaskPendingError):
             raise
-        except (ServerError, RateLimitError, TransportError) as error:
+        except GcoreError as error:  # its polls lost or answered by something else: settle
             raise _TaskLost(f"task {task_id} could not be followed ({error})") from None
         made = task.created_resources.security_groups if task.created_resources else None
         if not made:
@@ -1025,29 +1046,55 @@ class GcoreClient:
                 "the task finished without naming the group it made",
                 hint=hint,
             )
-        group = self.get_group(spec.project_id, spec.region_id, made[0])
+        return self._read_new_group(spec, made[0])
+
+    def _read_new_group(self, spec: GroupSpec, group_id: str) -> ApiGroup:
+        """The group this create made, read now; if it cannot be read, what it must be
+        (the stack records it either way: never an orphan)."""
+        try:
+            group = self.get_group(spec.project_id, spec.region_id, group_id)
+        except GcoreError as error:
+            log.warning(
+                "gcore: group %s was made, but reading it failed (%s); recording it with the "
+                "values asked for: `pulumi refresh` reads the rest",
+                group_id,
+                error,
+            )
+            return ApiGroup.provisional(group_id, spec)
         if group is None:
-            read = self._group_path(spec.project_id, spec.region_id, made[0])
+            read = self._group_path(spec.project_id, spec.region_id, group_id)
             raise NotFoundError(404, "GET", read, "the new group is gone already")
         return group
 
     def _made_by_earlier_try(
-        self, spec: GroupSpec, known: set[str], since: str, path: str, cause: str
+        self,
+        spec: GroupSpec,
+        known: set[str],
+        since: str,
+        path: str,
+        cause: str,
+        watch: float = 0.0,
     ) -> ApiGroup | None:
-        """After an ambiguous POST: the group it made, or None if it made none."""
+        """After an ambiguous POST: the group it made, or None if it made none.
+
+        ``watch``: after a try that got no answer at all, Gcore may not have handled it yet;
+        keep looking (for its task, then its group) this many seconds before deciding that
+        it made nothing.
+        """
+        until = time.monotonic() + watch
         try:
-            for task in self._pending_tasks(
-                spec.project_id, spec.region_id, "create_security_group", since
-            ):
-                with contextlib.suppress(TaskFailedError):
-                    self.wait_for_task(task.id)
-            fresh = [
-                group
-                for group in self.list_groups(spec.project_id, spec.region_id, spec.name)
-                if group.id not in known
-                and group.id not in self.owned_groups
-                and spec.matches(group)
-            ]
+            while True:
+                for task in self._pending_tasks(
+                    spec.project_id, spec.region_id, "create_security_group", since
+                ):
+                    with contextlib.suppress(TaskFailedError):
+                        self.wait_for_task(task.id)
+                fresh = self._new_twins(spec, known)
+                operation = _current.get()
+                left = operation.remaining() if operation is not None else math.inf
+                if fresh or time.monotonic() >= until or left < 2 * _WATCH_STEP:
+                    break
+                time.sleep(_WATCH_STEP)
         except GcoreError as error:
             raise TransportError(
                 "POST",
@@ -1069,7 +1116,34 @@ class GcoreClient:
             )
         if not fresh:
             return None
-        return self.get_group(spec.project_id, spec.region_id, fresh[0].id)
+        return self._read_new_group(spec, fresh[0].id)
+
+    def _warn_of_late_twins(self, spec: GroupSpec, known: set[str], made: str) -> None:
+        """After a create that took more than one POST: a second new group with this name,
+        description and tags can only be an earlier try that Gcore handled after it was
+        checked (or someone else's at the same moment). It is not deleted (it may not be
+        ours), but named, so it is not left unnoticed."""
+        try:
+            late = [g.id for g in self._new_twins(spec, known) if g.id != made]
+        except GcoreError as error:
+            log.warning("gcore: group %s made; could not check for a late twin (%s)", made, error)
+            return
+        if late:
+            log.warning(
+                "gcore: group %s made, but %s with the same name, description and tags also "
+                "appeared since (an earlier try that Gcore handled late, or someone else's): "
+                "this stack does not record it; delete it if it is not yours",
+                made,
+                ", ".join(sorted(late)),
+            )
+
+    def _new_twins(self, spec: GroupSpec, known: set[str]) -> list[ApiGroupSummary]:
+        """Groups matching ``spec`` that were not there before and no resource here owns."""
+        return [
+            group
+            for group in self.list_groups(spec.project_id, spec.region_id, spec.name)
+            if group.id not in known and group.id not in self.owned_groups and spec.matches(group)
+        ]
 
     def _list_groups(
         self, project_id: int, region_id: int, name: str | None
@@ -1258,6 +1332,11 @@ def _reason(response: requests.Response) -> str:
     return f"HTTP {response.status_code} {response.reason or ''}".strip()
 
 
+def _gcore_404(response: requests.Response) -> bool:
+    """A 404 that Gcore itself answered (its error body): only that says "not there"."""
+    return response.status_code == 404 and _gcore_error_body(response) is not None
+
+
 def _succeeded(response: requests.Response) -> bool:
     """Only a 2xx is success (requests' ``ok`` also counts redirects)."""
     return 200 <= response.status_code < 300
@@ -1379,6 +1458,10 @@ _LAST_POLL_MARGIN: Final = 0.05
 """The last poll of a task comes this long before the deadline, leaving it time to answer."""
 _TASK_LOOKBACK: Final = timedelta(seconds=60)
 """How long before the POST (by Gcore's clock) a create task may date and still be ours."""
+_LATE_WATCH_MAX: Final = 10.0
+"""Longest look for the group of a try that got no answer, before posting again."""
+_WATCH_STEP: Final = 0.25
+"""Seconds between looks for a group (or its task) that a try without answer may still make."""
 _TASK_UNKNOWN: Final = "Gcore does not know this task (was it made in another region's API?)"
 _GROUP_GONE: Final = (
     "The group is gone (deleted outside Pulumi?): `pulumi refresh` drops it from the stack, "

@@ -74,6 +74,16 @@ class RuleSpec(BaseModel):
             body["protocol"] = None
         return body
 
+    def provisional_rule(self, rule_id: str) -> ApiRule:
+        """The rule this spec describes, as Gcore would show it, for a rule just made whose
+        group could not be read: the state records it; the next refresh reads the rest."""
+        return ApiRule(
+            id=rule_id,
+            security_group_id=self.group_id,
+            **{k: v for k, v in self.request_body_v2().items() if k != "description"},
+            description=self.description,
+        )
+
     def as_props(self) -> dict[str, Any]:
         """The inputs as the engine should store them."""
         return {key: getattr(self, key) for key in INPUT_KEYS}
@@ -165,6 +175,30 @@ class ApiGroup(BaseModel):
     updated_at: str | None = None
     tags_v2: list[ApiTag] = Field(default_factory=list)
     """Every tag, read-only ones (set by Gcore) included."""
+
+    @field_validator("id")
+    @classmethod
+    def _lowercase_id(cls, value: str) -> str:
+        return value.lower()
+
+    @field_validator("tags_v2", mode="before")
+    @classmethod
+    def _no_tags(cls, value: object) -> object:
+        return [] if value is None else value
+
+    @classmethod
+    def provisional(cls, group_id: str, spec: GroupSpec) -> ApiGroup:
+        """What a group this provider just made must look like, when reading it failed:
+        the state then records it (no orphan), and the next refresh reads the rest."""
+        return cls(
+            id=group_id,
+            security_group_rules=[],
+            name=spec.name,
+            description=spec.description,
+            project_id=spec.project_id,
+            region_id=spec.region_id,
+            tags_v2=[ApiTag(key=k, value=v, read_only=False) for k, v in spec.tags.items()],
+        )
 
     @model_validator(mode="after")
     def _rules_know_their_group(self) -> ApiGroup:

@@ -49,7 +49,7 @@ class TaskFailedError(GcoreError):
         self.task_type = task_type
         self.error = error
         kind = f" ({task_type})" if task_type else ""
-        reason = error or "no reason given"
+        reason = " ".join((error or "").split()) or "no reason given"  # one line
         super().__init__(f"Gcore task {task_id}{kind} failed: {reason}")
 
 
