@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Final, Generic, TypeVar
+from typing import Final, Generic, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -50,6 +50,18 @@ class _Group:
     served: dict[Hashable, float] = field(default_factory=dict)
     """Readers served so far, with when; a served reader is never served from cache again."""
     touched: float = 0.0
+
+
+def _fly(flight: _Flight[T], fetch: Callable[[], T]) -> T:
+    """Run the fetch that ``flight``'s joiners wait for, and publish its value or error."""
+    try:
+        flight.value = fetch()
+    except BaseException as error:
+        flight.error = error
+        raise
+    finally:
+        flight.done.set()
+    return flight.value
 
 
 class GroupReadCache(Generic[T]):
@@ -101,14 +113,7 @@ class GroupReadCache(Generic[T]):
             if reader is not None:
                 entry.served[reader] = now
         if owner:
-            try:
-                flight.value = fetch()
-            except BaseException as error:
-                flight.error = error
-                raise
-            finally:
-                flight.done.set()
-            return flight.value
+            return cast(T, _fly(flight, fetch))
         flight.done.wait()
         if flight.error is not None:
             # The owner's failure is reported to it; a joiner tries once more for itself.
@@ -138,14 +143,7 @@ class GroupReadCache(Generic[T]):
                 self.fetches += 1
             assert flight is not None
         if owner:
-            try:
-                flight.value = fetch()
-            except BaseException as error:
-                flight.error = error
-                raise
-            finally:
-                flight.done.set()
-            return flight.value
+            return cast(T, _fly(flight, fetch))
         flight.done.wait()
         if flight.error is not None:
             return self.get_fresh(key, fetch, not_before)
@@ -209,16 +207,12 @@ class SnapshotCache(Generic[T]):
                 self.fetches += 1
         if owner:
             try:
-                flight.value = fetch()
-            except BaseException as error:
-                flight.error = error
+                return _fly(flight, fetch)
+            except BaseException:
                 with self._lock:
                     if self._flights.get(key) is flight:
                         del self._flights[key]
                 raise
-            finally:
-                flight.done.set()
-            return flight.value
         flight.done.wait()
         if flight.error is not None:
             return self.get(key, fetch)
