@@ -608,16 +608,9 @@ class GcoreClient:
         With v2 (``since`` given) a rule appears only when its task finishes, so first wait
         for the project's rule-create tasks still running since just before the first POST.
         """
+        if since is not None:
+            self._wait_for_rule_tasks(spec, path, since)
         try:
-            if since is not None:
-                for task in self._pending_tasks(
-                    spec.project_id,
-                    spec.region_id,
-                    "create_security_group_rule",
-                    since.isoformat(timespec="seconds"),
-                ):
-                    with contextlib.suppress(TaskFailedError):
-                        self.wait_for_task(task.id, hint=_MAYBE_CREATED)
             group = self.get_group(spec.project_id, spec.region_id, spec.group_id)
         except (ServerError, RateLimitError, TransportError) as error:
             log.warning(
@@ -630,6 +623,26 @@ class GcoreClient:
         if existing is None:
             return None
         return self._claim(spec, path, existing, ours=existing.id not in before, body={})
+
+    def _wait_for_rule_tasks(self, spec: RuleSpec, path: str, since: datetime) -> None:
+        """v2: wait for the project's rule-create tasks still running (one may be ours). If
+        the task list cannot be read, go on: a rule posted again while ours is pending is
+        refused by Gcore's duplicate check (409 or task ERROR), which settles the same way."""
+        try:
+            pending = self._pending_tasks(
+                spec.project_id,
+                spec.region_id,
+                "create_security_group_rule",
+                since.isoformat(timespec="seconds"),
+            )
+        except (TaskPendingError, TaskFailedError):
+            raise
+        except GcoreError as error:
+            log.warning("gcore: POST %s: could not list Gcore's tasks (%s)", path, error)
+            return
+        for task in pending:
+            with contextlib.suppress(TaskFailedError):
+                self.wait_for_task(task.id, hint=_MAYBE_CREATED)
 
     def _on_conflict(
         self,

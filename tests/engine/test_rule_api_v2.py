@@ -7,6 +7,7 @@ polls, and switching APIs on an existing stack.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -168,3 +169,15 @@ def test_concurrent_v2_creates_share_group_reads(
     assert len(emulator.rules(group)) == 16
     group_reads = emulator.count("GET", "/cloud/v1/securitygroups/")
     assert group_reads < 16  # shared, not one per create
+
+
+def test_a_lost_post_answer_settles_even_when_the_task_list_cannot_be_read(
+    engine: Engine, emulator: GcoreEmulator, group: str
+) -> None:
+    emulator.task_delay = 0.3
+    emulator.faults.add("commit_then_drop", method="POST", times=1)
+    emulator.faults.add("html_404", method="GET", path_prefix="/cloud/v1/tasks?")
+    rule_id, _ = up(engine, rule_inputs(group, **SSH), **V2)
+    time.sleep(0.4)  # every task has ended
+    emulator.finish_tasks()
+    assert [r["id"] for r in emulator.rules(group)] == [rule_id]
