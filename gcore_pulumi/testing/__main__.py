@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         type=_fault_spec,
-        metavar="KIND:METHOD:PROBABILITY[:PARAM]",
+        metavar="KIND[:METHOD[:PROBABILITY[:PARAM]]]",
         help="inject a fault (repeatable); KIND is one of "
         + ", ".join(ALL_FAULT_KINDS)
         + "; METHOD may be '*'; PARAM is Retry-After for 429, the delay in seconds for slow, "

@@ -374,3 +374,40 @@ def test_a_rule_made_outside_pulumi_suggests_adopt_existing(
     message = error_of(process.create, process.check(rule_inputs(group, **SSH)).inputs)
     assert foreign["id"] in message and "adopt_existing=True" in message
     assert "declared twice" not in message
+
+
+# --- 5. canonical like the backend, through the engine ------------------------------------
+
+
+@RULE_APIS
+def test_icmp_with_ipv6_is_stored_and_planned_as_ipv6_icmp(
+    engine: Engine, emulator: GcoreEmulator, group: str
+) -> None:
+    program = rule_inputs(group, protocol="icmp", ethertype="IPv6", port_range_min=128)
+    process = engine()
+    checked = process.check(program)
+    assert checked.failures == [] and checked.inputs["protocol"] == "ipv6-icmp"
+    rule_id, outputs = process.create(checked.inputs)
+    assert [r["protocol"] for r in emulator.rules(group)] == ["ipv6-icmp"]
+    # the next preview of the unchanged program, and one over state written as "icmp"
+    preview = engine()
+    news = preview.check(program).inputs
+    assert preview.diff(rule_id, outputs, news).changes == "none"
+    assert preview.diff(rule_id, {**outputs, "protocol": "icmp"}, news).changes == "none"
+    read = preview.read(rule_id, outputs, None)
+    assert read.outputs["protocol"] == "ipv6-icmp"
+
+
+def test_an_ipv4_mapped_prefix_in_gcores_spelling_is_adopted_and_never_diffs(
+    engine: Engine, emulator: GcoreEmulator, group: str
+) -> None:
+    foreign = emulator.add_rule(group, direction="ingress", ethertype="IPv6",
+                                remote_ip_prefix="::ffff:10.0.0.1", **SSH)  # fmt: skip
+    program = rule_inputs(group, remote_ip_prefix="::ffff:a00:1/128", adopt_existing=True, **SSH)
+    process = engine()
+    rule_id, outputs = process.create(process.check(program).inputs)
+    assert rule_id == foreign["id"]
+    assert outputs["remote_ip_prefix"] == "::ffff:10.0.0.1/128"
+    old = {**outputs, "remote_ip_prefix": "::ffff:a00:1/128"}  # as Python < 3.13 printed it
+    preview = engine()
+    assert preview.diff(rule_id, old, preview.check(program).inputs).changes == "none"
