@@ -64,7 +64,7 @@ from .models import (
     GroupSpec,
     RuleSpec,
 )
-from .ownership import OwnedIds
+from .ownership import OwnedRules
 from .schema import duplicate_key
 from .settings import Settings
 from .tasks import PENDING_STATES, TaskFailedError, TaskPendingError, poll_offsets
@@ -208,8 +208,7 @@ class GcoreClient:
         self,
         settings: Settings,
         session: requests.Session | None = None,
-        owned: OwnedIds | None = None,
-        owned_groups: OwnedIds | None = None,
+        owned: OwnedRules | None = None,
     ) -> None:
         self._settings = settings
         self._retry = PolicyRetry(
@@ -251,10 +250,8 @@ class GcoreClient:
         self._groups: GroupReadCache[ApiGroup | None] = GroupReadCache(settings.read_cache_seconds)
         self._snapshots: SnapshotCache[frozenset[str] | None] = SnapshotCache(SNAPSHOT_MAX_AGE)
         self._twins = _KeyedLocks()
-        self.owned = owned if owned is not None else OwnedIds()
+        self.owned = owned if owned is not None else OwnedRules()
         """Rules managed by resources of this process: never adopted for another one."""
-        self.owned_groups = owned_groups if owned_groups is not None else OwnedIds()
-        """Groups managed by resources of this process: never adopted for another one."""
 
     def close(self) -> None:
         self._session.close()
@@ -846,16 +843,14 @@ class GcoreClient:
         """Create the group with no rules, exactly once in effect: never two groups, never
         one the stack does not know about (see the comment above).
 
-        Identical groups declared twice in one program are created one after the other, so
-        the second never takes the first's (still pending) group for its own; a group any
-        resource of this process owns is never adopted.
+        Identical groups declared twice in one program are created one after the other: the
+        second lists the groups after the first is made, so it counts that group as one that
+        was there before and never takes it for its own.
         """
         identity = ("group", spec.project_id, spec.region_id, spec.name, spec.description,
                     tuple(sorted(spec.tags.items())))  # fmt: skip
         with self._twins.hold(identity):
-            created = self._create_group(spec)
-        self.owned_groups.add(created.group.id)
-        return created
+            return self._create_group(spec)
 
     def _create_group(self, spec: GroupSpec) -> CreatedGroup:
         path = f"/cloud/v2/security_groups/{spec.project_id}/{spec.region_id}"
@@ -1155,7 +1150,7 @@ class GcoreClient:
         return [
             group
             for group in self.list_groups(spec.project_id, spec.region_id, spec.name)
-            if group.id not in known and group.id not in self.owned_groups and spec.matches(group)
+            if group.id not in known and spec.matches(group)
         ]
 
     def _list_groups(

@@ -47,11 +47,9 @@ class SecurityGroupProvider(ConfiguredProvider):
         failures = self._failures(outcome.failures)
         return CheckResult(outcome.inputs, failures)
 
-    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """``name``, ``description`` and ``tags`` change in place; ``project_id`` and
-        ``region_id`` replace the group. The group is recorded as owned (see ownership.py):
-        no group create in this process may adopt it."""
-        self._rt().owned_groups.add(id_)
+        ``region_id`` replace the group."""
         result = diff_group(olds, news, self._rt().defaults)
         return DiffResult(
             changes=result.changed,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 from pulumi.dynamic import CheckFailure, ConfigureRequest, ResourceProvider
 
 from .errors import ConfigurationError
-from .ownership import OwnedIds
+from .ownership import OwnedRules
 from .schema import Defaults
 from .settings import SETTINGS, Settings
 
@@ -42,10 +42,8 @@ class Runtime:
     def __init__(self, config: Callable[[str], Any] | None) -> None:
         self.settings, self.problems = Settings.load_lenient(config)
         self.defaults = Defaults(self.settings.project_id, self.settings.region_id)
-        self.owned = OwnedIds()
+        self.owned = OwnedRules()
         """Rules the resources of this process manage (see ownership.py)."""
-        self.owned_groups = OwnedIds()
-        """Groups the resources of this process manage."""
         self._client: GcoreClient | None = None
         self._lock = threading.Lock()
 
@@ -58,9 +56,7 @@ class Runtime:
             if self._client is None:
                 from .client import GcoreClient
 
-                self._client = GcoreClient(
-                    self.settings, owned=self.owned, owned_groups=self.owned_groups
-                )
+                self._client = GcoreClient(self.settings, owned=self.owned)
             return self._client
 
 

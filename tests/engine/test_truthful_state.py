@@ -114,7 +114,7 @@ def test_a_redirected_delete_is_not_a_delete(
     rule_id, outputs = create(engine, rule_inputs(group, **SSH))
     proxy.answer("DELETE", ".*", status, b"", {"Location": "https://elsewhere.example/x"})
     message = error_of(engine(**via(proxy)).delete, rule_id, outputs)
-    assert "gcore:baseUrl" in message and str(status) in message
+    assert "gcore:baseUrl" in message and str(status) in message and "redirect" in message
     assert [r["id"] for r in emulator.rules(group)] == [rule_id]
 
 
