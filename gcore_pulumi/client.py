@@ -288,12 +288,13 @@ class GcoreClient:
         answer = min(read, MIN_ANSWER_SECONDS)
         if remaining <= answer and method == "POST":
             raise DeadlineExceeded(
-                "the deadline (gcore:deadline) leaves too little time for an answer"
+                "the deadline (gcore:deadline) leaves too little time for an answer, so it "
+                "was not sent"
                 if remaining > 0
-                else "the deadline (gcore:deadline) has passed"
+                else _PASSED
             )
         if remaining <= 0:
-            raise DeadlineExceeded("the deadline (gcore:deadline) has passed")
+            raise DeadlineExceeded(_PASSED)
         if remaining <= answer:
             return remaining / 2, remaining / 2
         connect = min(connect, remaining - answer)
@@ -810,7 +811,7 @@ class GcoreClient:
                 if pause > 0:
                     time.sleep(pause)
                 last_poll = wake
-                response = self._send_in_time("GET", path)
+                response = self._send("GET", path)
                 if not _succeeded(response):
                     gone = _TASK_UNKNOWN if _gcore_404(response) else None
                     self._expect(response, "GET", path, hint=gone)
@@ -864,7 +865,7 @@ class GcoreClient:
                 response: requests.Response | None = None
                 unanswered = False
                 try:
-                    response = self._send_in_time("POST", path, spec.create_body())
+                    response = self._send("POST", path, spec.create_body())
                 except TransportError as error:
                     if not error.maybe_sent:
                         raise
@@ -952,7 +953,7 @@ class GcoreClient:
         path = self._group_path(project_id, region_id, group_id)
         try:
             with self._operation():
-                response = self._send_in_time("DELETE", path)
+                response = self._send("DELETE", path)
                 if self._gone(response, "DELETE", path):
                     return False
                 in_use = _GROUP_IN_USE if response.status_code == 409 else None
@@ -966,17 +967,6 @@ class GcoreClient:
 
     # the steps
 
-    def _send_in_time(
-        self, method: str, path: str, body: dict[str, Any] | None = None
-    ) -> requests.Response:
-        """``_send``, except that nothing is sent once the operation's deadline has passed."""
-        operation = _current.get()
-        if operation is not None and operation.remaining() <= 0:
-            raise TransportError(
-                method, path, "not sent: the deadline (gcore:deadline) had passed", maybe_sent=False
-            )
-        return self._send(method, path, body)
-
     def _send_repeatable(
         self, method: str, path: str, body: dict[str, Any] | None
     ) -> requests.Response:
@@ -986,7 +976,7 @@ class GcoreClient:
         while True:
             response: requests.Response | None = None
             try:
-                response = self._send_in_time(method, path, body)
+                response = self._send(method, path, body)
             except TransportError as error:
                 if not error.maybe_sent:
                     raise
@@ -1206,7 +1196,7 @@ class GcoreClient:
     ) -> tuple[_Model, requests.Response]:
         """GET ``path`` with a query; messages show the path without it."""
         try:
-            response = self._send_in_time("GET", f"{path}?{urlencode(query, doseq=True)}")
+            response = self._send("GET", f"{path}?{urlencode(query, doseq=True)}")
         except TransportError as error:
             raise TransportError("GET", path, error.reason, maybe_sent=error.maybe_sent) from None
         return self._parse(model, response, "GET", path), response
@@ -1320,6 +1310,8 @@ def _conflict(path: str, body: dict[str, Any], hint: str) -> ConflictError:
     assert isinstance(error, ConflictError)
     return error
 
+
+_PASSED: Final = "the deadline (gcore:deadline) has passed, so it was not sent"
 
 _MAYBE_CREATED: Final = (
     "An earlier try may have created the rule: if the next `pulumi up` reports it as "

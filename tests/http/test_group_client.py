@@ -95,7 +95,7 @@ def test_nothing_is_sent_once_the_deadline_has_passed(api: GcoreEmulator) -> Non
     with client._operation():
         time.sleep(0.1)
         with pytest.raises(TransportError, match="not sent"):
-            client._send_in_time("POST", V2, {"name": "web", "rules": []})
+            client._send("POST", V2, {"name": "web", "rules": []})
     assert api.requests == []
 
 
