@@ -493,7 +493,12 @@ class GcoreClient:
                 attempt.ambiguous = True  # an answer of the wrong shape: it may have worked
                 return Created(self._parse(ApiRule, response, "POST", path), "created")
             if status == 429:
-                retry = self._next_try(retry, path, "HTTP 429", response, attempt.ambiguous)
+                ambiguous = attempt.ambiguous
+                retry = self._spend_retry(
+                    retry, "POST", path, "HTTP 429", response,
+                    hint=_MAYBE_CREATED if ambiguous else None,
+                    note=_CHECKING_FIRST if ambiguous else "",
+                )  # fmt: skip
                 continue
             if status >= 500:
                 attempt.ambiguous = True
@@ -520,7 +525,9 @@ class GcoreClient:
         left, check the group one last time, so that a rule the failed try made is still
         found and adopted (raising ``_Settled``) instead of being left behind."""
         try:
-            return self._next_try(retry, path, cause, response, True)
+            return self._spend_retry(
+                retry, "POST", path, cause, response, hint=_MAYBE_CREATED, note=_CHECKING_FIRST
+            )
         except GcoreError:
             settled = self._settle(spec, path, before, since)
             if settled is not None:
@@ -684,40 +691,6 @@ class GcoreClient:
     ) -> None:
         if existing.id in self.owned:
             raise _conflict(path, body or {}, _conflict_hint(spec, existing.id, True))
-
-    def _next_try(
-        self,
-        retry: PolicyRetry,
-        path: str,
-        cause: str,
-        response: requests.Response | None,
-        ambiguous: bool,
-    ) -> PolicyRetry:
-        """Count a failed POST against the budget and wait as the policy says; when the
-        budget or the deadline runs out, fail saying whether an earlier try may have worked."""
-        maybe = _MAYBE_CREATED if ambiguous else None
-        if isinstance(retry.total, int) and retry.total <= 0:
-            if response is not None:
-                self._expect(response, "POST", path, hint=maybe)
-            raise TransportError(
-                "POST", path, _joined(f"{cause}; no retries left (gcore:maxRetries)", maybe)
-            )
-        remaining = retry.total - 1 if isinstance(retry.total, int) else retry.total
-        history = (*retry.history, _history(path, response))
-        retry = retry.new(total=remaining, history=history)
-        log.warning(
-            "gcore: POST %s got %s%s; retrying (retry %d of %d)",
-            path,
-            cause,
-            " (checking the group first)" if ambiguous else "",
-            len(history),
-            self._settings.max_retries,
-        )
-        try:
-            retry.sleep(response.raw if response is not None else None)
-        except DeadlineExceeded as stop:
-            raise TransportError("POST", path, _joined(f"gave up: {stop}", maybe)) from None
-        return retry
 
     def delete_rule(self, project_id: int, region_id: int, group_id: str, rule_id: str) -> bool:
         """Delete the rule; False if Gcore says it (or its group) was already gone.
@@ -994,26 +967,33 @@ class GcoreClient:
         path: str,
         cause: str,
         response: requests.Response | None,
+        *,
+        hint: str | None = None,
+        note: str = "",
     ) -> PolicyRetry:
-        """Count one failed try against the budget, log it, and wait as the policy says
-        (Retry-After honoured); when the budget or the deadline runs out, raise the failure."""
+        """Count one failed try against the budget, log it (with ``note``), and wait as the
+        policy says (Retry-After honoured); when the budget or the deadline runs out, raise
+        the failure, with ``hint`` (e.g. that an earlier try may have created the rule)."""
         if _budget_spent(retry):
             if response is not None:
-                self._expect(response, method, path)
-            raise TransportError(method, path, f"{cause}; no retries left (gcore:maxRetries)")
+                self._expect(response, method, path, hint=hint)
+            raise TransportError(
+                method, path, _joined(f"{cause}; no retries left (gcore:maxRetries)", hint)
+            )
         retry = _counted(retry, method, path, response)
         log.warning(
-            "gcore: %s %s got %s; retrying (retry %d of %d)",
+            "gcore: %s %s got %s%s; retrying (retry %d of %d)",
             method,
             path,
             cause,
+            note,
             len(retry.history),
             self._settings.max_retries,
         )
         try:
             retry.sleep(response.raw if response is not None else None)
         except DeadlineExceeded as stop:
-            raise TransportError(method, path, f"gave up: {stop}") from None
+            raise TransportError(method, path, _joined(f"gave up: {stop}", hint)) from None
         return retry
 
     def _new_group(
@@ -1311,6 +1291,9 @@ def _conflict(path: str, body: dict[str, Any], hint: str) -> ConflictError:
     return error
 
 
+_CHECKING_FIRST: Final = " (checking the group first)"
+"""Logged with the retry of a POST that may have worked: the group is read before it."""
+
 _PASSED: Final = "the deadline (gcore:deadline) has passed, so it was not sent"
 
 _MAYBE_CREATED: Final = (
@@ -1371,11 +1354,6 @@ def _unexpected(
         request_id=response.headers.get("X-Request-ID"),
         hint=_joined(_NOT_GCORE_HINT, hint),
     )
-
-
-def _history(path: str, response: requests.Response | None) -> RequestHistory:
-    """A failed POST in the shape urllib3's backoff counts."""
-    return RequestHistory("POST", path, None, response.status_code if response else None, None)
 
 
 _NEVER_SENT: Final = (
