@@ -9,11 +9,19 @@ come from a secret.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .schema import PROVIDER_KEY, CheckOutcome, Defaults, InvalidInput, is_unknown, parse_int
+from .schema import (
+    CheckOutcome,
+    Defaults,
+    InvalidInput,
+    fill_place,
+    is_unknown,
+    parse_inputs,
+    parse_int,
+)
 
 GROUP_UPDATE_KEYS: Final = ("name", "description", "tags")
 """Inputs Gcore changes in place (the v2 PATCH)."""
@@ -31,11 +39,6 @@ TAG_MAX: Final = 255
 TAG_FORBIDDEN: Final = {" ": "a space", "\t": "a tab", "\n": "a newline", "\r": "a newline",
                         "=": "'='"}  # fmt: skip
 """Characters Gcore refuses in tag keys and values, and how to name them."""
-
-_CONFIG_SOURCES: Final = {
-    "project_id": ("gcore:projectId", "GCORE_CLOUD_PROJECT_ID"),
-    "region_id": ("gcore:regionId", "GCORE_CLOUD_REGION_ID"),
-}
 
 
 # --- one validator per input -----------------------------------------------------------------
@@ -98,11 +101,29 @@ def tag_failures(value: object) -> list[str]:
     return problems
 
 
+def parse_tags(value: object) -> dict[str, Any]:
+    """The ``tags`` map, or every reason it is unusable (see ``tag_failures``)."""
+    problems = tag_failures(value)
+    if problems:
+        raise InvalidInput(*problems)
+    assert isinstance(value, Mapping)
+    return dict(value)
+
+
 def _parse_id(value: object, key: str) -> int:
     try:
         return parse_int(value, low=1, high=2**63 - 1, what=key)
     except InvalidInput:
         raise InvalidInput(f"{key} must be a positive whole number (a Gcore id)") from None
+
+
+_PARSERS: Final[dict[str, Callable[[Any], Any]]] = {
+    "name": parse_group_name,
+    "description": parse_group_description,
+    "tags": parse_tags,
+    "project_id": lambda v: _parse_id(v, "project_id"),
+    "region_id": lambda v: _parse_id(v, "region_id"),
+}
 
 
 # --- the whole check -------------------------------------------------------------------------
@@ -114,51 +135,14 @@ def check_group_inputs(news: Mapping[str, Any], defaults: Defaults) -> CheckOutc
     Unknown values (preview) are kept as they are. Omitted ``description`` becomes "",
     omitted ``tags`` {}, omitted ``project_id``/``region_id`` the configured default.
     """
-    failures: list[tuple[str, str]] = []
-    values: dict[str, Any] = {}
-    for key, raw in news.items():
-        if key == PROVIDER_KEY:
-            continue
-        if key not in GROUP_INPUT_KEYS:
-            failures.append((key, _unknown_key_reason(key)))
-            continue
-        if raw is None or is_unknown(raw):
-            values[key] = raw
-            continue
-        try:
-            if key == "name":
-                values[key] = parse_group_name(raw)
-            elif key == "description":
-                values[key] = parse_group_description(raw)
-            elif key == "tags":
-                problems = tag_failures(raw)
-                failures.extend((key, problem) for problem in problems)
-                values[key] = dict(raw) if isinstance(raw, Mapping) else raw
-            else:
-                values[key] = _parse_id(raw, key)
-        except InvalidInput as problem:
-            failures.append((key, str(problem)))
-            values[key] = raw
-
+    values, failures = parse_inputs(news, _PARSERS, _unknown_key_reason)
     if values.get("name") is None:
         failures.append(("name", "name is required: the security group's name"))
     if values.get("description") is None:
         values["description"] = ""
     if values.get("tags") is None:
         values["tags"] = {}
-    for key, (config_key, env) in _CONFIG_SOURCES.items():
-        if values.get(key) is None:
-            fallback = getattr(defaults, key)
-            if fallback is None:
-                failures.append(
-                    (
-                        key,
-                        f"no {key}: pass {key}=..., or set it for the stack with "
-                        f"`pulumi config set {config_key} <id>` or the {env} environment variable",
-                    )
-                )
-            else:
-                values[key] = fallback
+    fill_place(values, defaults, failures)
     return CheckOutcome(inputs=values, failures=failures)
 
 

@@ -21,7 +21,7 @@ from pulumi.dynamic import CheckFailure, ConfigureRequest, ResourceProvider
 
 from .errors import ConfigurationError
 from .ownership import OwnedRules
-from .schema import Defaults
+from .schema import PLACE_SOURCES, Defaults
 from .settings import SETTINGS, Settings
 
 if TYPE_CHECKING:
@@ -29,10 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gcore_pulumi")
 
-DEFAULT_SOURCES: Final = {
-    "project_id": ("gcore:projectId", "GCORE_CLOUD_PROJECT_ID"),
-    "region_id": ("gcore:regionId", "GCORE_CLOUD_REGION_ID"),
-}
+DEFAULT_SOURCES: Final = PLACE_SOURCES
 """Where an omitted ``project_id`` / ``region_id`` comes from: config key, then variable."""
 
 

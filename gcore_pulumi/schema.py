@@ -12,7 +12,7 @@ import difflib
 import ipaddress
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -77,7 +77,19 @@ class CheckOutcome:
 
 
 class InvalidInput(ValueError):
-    """One input's value is unusable; the message says why and what to write instead."""
+    """One input's value is unusable; each reason says why and what to write instead."""
+
+    def __init__(self, *reasons: str) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+        """One check failure each (a map input may have several)."""
+
+
+PLACE_SOURCES: Final = {
+    "project_id": ("gcore:projectId", "GCORE_CLOUD_PROJECT_ID"),
+    "region_id": ("gcore:regionId", "GCORE_CLOUD_REGION_ID"),
+}
+"""Where an omitted ``project_id`` / ``region_id`` comes from: config key, then variable."""
 
 
 # --- one validator per field ------------------------------------------------------------
@@ -270,28 +282,55 @@ def check_inputs(news: Mapping[str, Any], defaults: Defaults) -> CheckOutcome:
     Unknown values (preview) are kept as they are and skipped by every rule that needs
     them, so the rest is still checked.
     """
+    values, failures = parse_inputs(news, _FIELD_PARSERS, _unknown_key_reason)
+    bad = {key for key, _ in failures}
+    _fill_defaults(values, defaults, failures)
+    failures.extend(_cross_field_failures(values, bad))
+    return CheckOutcome(inputs=values, failures=failures)
+
+
+def parse_inputs(
+    news: Mapping[str, Any],
+    parsers: Mapping[str, Callable[[Any], Any]],
+    unknown_key_reason: Callable[[str], str],
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Each input through its parser: (values, failures). An unknown key, and each reason
+    a parser gives, is a failure naming the input; a bad value is kept as it was. None and
+    unknown values (preview) are kept as they are, for later rules to skip."""
     failures: list[tuple[str, str]] = []
     values: dict[str, Any] = {}
-
     for key, raw in news.items():
         if key == PROVIDER_KEY:
             continue
-        if key not in _FIELD_PARSERS:
-            failures.append((key, _unknown_key_reason(key)))
+        if key not in parsers:
+            failures.append((key, unknown_key_reason(key)))
             continue
         if raw is None or is_unknown(raw):
             values[key] = raw
             continue
         try:
-            values[key] = _FIELD_PARSERS[key](raw)
+            values[key] = parsers[key](raw)
         except InvalidInput as problem:
-            failures.append((key, str(problem)))
+            failures.extend((key, reason) for reason in problem.reasons)
             values[key] = raw
+    return values, failures
 
-    bad = {key for key, _ in failures}
-    _fill_defaults(values, defaults, failures)
-    failures.extend(_cross_field_failures(values, bad))
-    return CheckOutcome(inputs=values, failures=failures)
+
+def fill_place(values: dict[str, Any], defaults: Defaults, failures: list[tuple[str, str]]) -> None:
+    """An omitted ``project_id`` / ``region_id`` from config, or a failure saying how to set it."""
+    for key, (config_key, env) in PLACE_SOURCES.items():
+        if values.get(key) is None:
+            fallback = getattr(defaults, key)
+            if fallback is None:
+                failures.append(
+                    (
+                        key,
+                        f"no {key}: pass {key}=..., or set it for the stack with "
+                        f"`pulumi config set {config_key} <id>` or the {env} environment variable",
+                    )
+                )
+            else:
+                values[key] = fallback
 
 
 def _unknown_key_reason(key: str) -> str:
@@ -329,22 +368,7 @@ def _fill_defaults(
             values["ethertype"] = prefix_family(prefix)
         else:
             values["ethertype"] = "IPv4"
-    for key, config_key, env in (
-        ("project_id", "gcore:projectId", "GCORE_CLOUD_PROJECT_ID"),
-        ("region_id", "gcore:regionId", "GCORE_CLOUD_REGION_ID"),
-    ):
-        if values.get(key) is None:
-            fallback = getattr(defaults, key)
-            if fallback is None:
-                failures.append(
-                    (
-                        key,
-                        f"no {key}: pass {key}=..., or set it for the stack with "
-                        f"`pulumi config set {config_key} <id>` or the {env} environment variable",
-                    )
-                )
-            else:
-                values[key] = fallback
+    fill_place(values, defaults, failures)
     for key in ("port_range_min", "port_range_max", "remote_ip_prefix", "remote_group_id"):
         values.setdefault(key, None)
     values["protocol"] = canonical_protocol(values["protocol"], values["ethertype"])
