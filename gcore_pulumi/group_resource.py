@@ -14,6 +14,7 @@ import pulumi.dynamic
 
 from .group_provider import SecurityGroupProvider
 from .group_schema import GROUP_INPUT_KEYS, GROUP_OUTPUT_ONLY_KEYS
+from .resource import input_props
 
 
 class SecurityGroupArgs:
@@ -96,18 +97,7 @@ class SecurityGroup(pulumi.dynamic.Resource, module="gcore", name="SecurityGroup
             "project_id": project_id,
             "region_id": region_id,
         }
-        if args is not None:
-            given = sorted(key for key, value in keywords.items() if value is not None)
-            if given:
-                raise TypeError(
-                    f"SecurityGroup {resource_name!r}: pass inputs either as SecurityGroupArgs "
-                    f"or as keywords, not both (keywords given: {given})"
-                )
-            props = args.to_props()
-        else:
-            props = keywords
-        if props["name"] is None:
-            raise TypeError(f"SecurityGroup {resource_name!r}: missing required input name")
+        props = input_props("SecurityGroup", resource_name, args, keywords, ("name",))
         props.update(dict.fromkeys(GROUP_OUTPUT_ONLY_KEYS))
         super().__init__(SecurityGroupProvider(), resource_name, props, opts)
 

@@ -7,6 +7,7 @@ HTTP work in the provider process.
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 import pulumi
@@ -15,6 +16,37 @@ import pulumi.dynamic
 from .enums import Direction, Ethertype, Protocol
 from .provider import SecurityGroupRuleProvider
 from .schema import INPUT_KEYS, OUTPUT_ONLY_KEYS
+
+
+class _Args(typing.Protocol):
+    def to_props(self) -> dict[str, Any]: ...
+
+
+def input_props(
+    type_name: str,
+    resource_name: str,
+    args: _Args | None,
+    keywords: dict[str, Any],
+    required: tuple[str, ...],
+) -> dict[str, Any]:
+    """A resource's inputs, given as ``<type_name>Args`` or as keywords (not both), with a
+    ``TypeError`` naming any required input left out, as generated providers do."""
+    if args is not None:
+        given = sorted(key for key, value in keywords.items() if value is not None)
+        if given:
+            raise TypeError(
+                f"{type_name} {resource_name!r}: pass inputs either as {type_name}Args or as "
+                f"keywords, not both (keywords given: {given})"
+            )
+        props = args.to_props()
+    else:
+        props = dict(keywords)
+    missing = [key for key in required if props[key] is None]
+    if missing:
+        raise TypeError(
+            f"{type_name} {resource_name!r}: missing required input {' and '.join(missing)}"
+        )
+    return props
 
 
 class SecurityGroupRuleArgs:
@@ -146,22 +178,9 @@ class SecurityGroupRule(pulumi.dynamic.Resource, module="gcore", name="SecurityG
             "region_id": region_id,
             "adopt_existing": adopt_existing,
         }
-        if args is not None:
-            given = sorted(key for key, value in keywords.items() if value is not None)
-            if given:
-                raise TypeError(
-                    f"SecurityGroupRule {resource_name!r}: pass inputs either as "
-                    f"SecurityGroupRuleArgs or as keywords, not both (keywords given: {given})"
-                )
-            props = args.to_props()
-        else:
-            props = keywords
-        missing = [key for key in ("group_id", "direction") if props[key] is None]
-        if missing:
-            raise TypeError(
-                f"SecurityGroupRule {resource_name!r}: missing required input "
-                f"{' and '.join(missing)}"
-            )
+        props = input_props(
+            "SecurityGroupRule", resource_name, args, keywords, ("group_id", "direction")
+        )
         props.update(dict.fromkeys(OUTPUT_ONLY_KEYS))
         super().__init__(SecurityGroupRuleProvider(), resource_name, props, opts)
 
