@@ -342,10 +342,10 @@ class GcoreClient:
     def _gone(self, response: requests.Response, method: str, path: str) -> bool:
         """True only for a 404 with Gcore's own error body: only Gcore can say "gone".
         A 404 from anything else (an HTML page, an empty body) is an error."""
+        if _gcore_404(response):
+            return True
         if response.status_code != 404:
             return False
-        if _gcore_error_body(response) is not None:
-            return True
         raise _unexpected(
             response,
             method,
