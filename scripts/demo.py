@@ -22,7 +22,17 @@ set::
 with the key taken from GCORE_API_KEY. The rules are created in that group and deleted again
 at the end. The API key is never printed.
 
-Exit status: 0 done, 1 a pulumi step failed, 2 usage error or no Pulumi CLI.
+The CLI must be 3.139 or newer (older ones do not pass stack config to dynamic providers);
+that is checked with ``pulumi version`` before anything starts. Every pulumi call gets
+``PULUMI_PYTHON_CMD`` set to the interpreter running this script (the project's .venv), so the
+program and the provider run it whatever the caller's shell says.
+
+Ctrl-C while pulumi runs lets pulumi cancel cleanly: the demo waits for it (forwarding the
+signal when pulumi did not get it from the terminal), then destroys the stack, removes it and
+exits 130. pulumi is never killed.
+
+Exit status: 0 done, 1 a pulumi step failed, 2 usage error or no usable Pulumi CLI,
+130 interrupted (after cleaning up).
 """
 
 from __future__ import annotations
@@ -30,9 +40,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import secrets
 import select
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -43,6 +56,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,6 +67,12 @@ DEFAULT_BASE_URL = "https://api.gcore.com"
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+# The first CLI that passes stack config (gcore:apiKey, ...) to dynamic providers; with an
+# older one `pulumi up` fails with "no API key" although the key is set.
+MIN_CLI_VERSION = (3, 139, 0)
+MIN_CLI_TEXT = "3.139"
 
 INSTALL_URL = "https://www.pulumi.com/docs/iac/download-install/"
 INSTALL_COMMAND = "curl -fsSL https://get.pulumi.com | sh"
@@ -117,7 +137,11 @@ class EmulatorProcess:
         command += ["--host", "127.0.0.1"]
         for name in self._groups:
             command += ["--group", name]
-        self._proc = subprocess.Popen(command, stdout=subprocess.PIPE, env=env, cwd=REPO)
+        # In a session of its own: the terminal's Ctrl-C is for pulumi (which then cancels);
+        # the emulator must stay up for the cleanup's `pulumi destroy`. stop() ends it.
+        self._proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, env=env, cwd=REPO, start_new_session=True
+        )
         line = self._read_line(timeout)
         try:
             info = json.loads(line)
@@ -219,11 +243,13 @@ def show_rules(target: Target) -> None:
 
 
 def venv_env(base: Mapping[str, str]) -> dict[str, str]:
-    """``base`` with this interpreter's virtualenv activated.
+    """``base`` with this interpreter's virtualenv activated and named to the CLI.
 
     The root Pulumi.yaml has no ``virtualenv:`` option (see the comment there), so the
-    program and the ``python -m pulumi.dynamic`` provider both run ``python3`` from PATH:
-    put the venv running this script first, so both get gcore_pulumi.
+    program and the ``python -m pulumi.dynamic`` provider both run the CLI's Python command:
+    ``PULUMI_PYTHON_CMD`` when set (it wins over PATH, so a value in the caller's shell would
+    pick another interpreter), else ``python3`` from PATH. Set both to the venv running this
+    script, so both processes get gcore_pulumi.
     """
     env = dict(base)
     bin_dir = str(Path(sys.executable).parent)
@@ -233,33 +259,121 @@ def venv_env(base: Mapping[str, str]) -> dict[str, str]:
     env["PATH"] = os.pathsep.join(
         [bin_dir, *[p for p in env.get("PATH", "").split(os.pathsep) if p]]
     )
+    env["PULUMI_PYTHON_CMD"] = sys.executable
     return env
+
+
+class Interrupted(DemoError):
+    """Ctrl-C (SIGINT) or SIGTERM arrived: no further step starts; cleanup still runs."""
+
+
+def terminal_sent_it(signum: int, pid: int) -> bool:
+    """Whether process ``pid`` got this signal itself from the terminal.
+
+    Ctrl-C makes the kernel send SIGINT to the terminal's whole foreground process group.
+    If that group is ours and ``pid`` is in it, pulumi already has the signal, and passing it
+    on would be a second Ctrl-C, which makes pulumi stop at once instead of cancelling.
+    """
+    if signum != signal.SIGINT:
+        return False
+    try:
+        group = os.getpgrp()
+        if os.getpgid(pid) != group:
+            return False
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+        try:
+            return os.tcgetpgrp(fd) == group
+        finally:
+            os.close(fd)
+    except OSError:  # no controlling terminal, or pulumi is gone
+        return False
+
+
+class Interrupts:
+    """SIGINT and SIGTERM while the demo drives the CLI (a context manager).
+
+    pulumi cancels cleanly on its first SIGINT if it is given time, and stops at once on a
+    second; a killed pulumi leaves the stack locked and may orphan the provider process. So
+    a signal never kills the demo or pulumi here: it is recorded, passed on to a running pulumi
+    as SIGINT unless the terminal already delivered it, and the demo waits for pulumi to exit.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.child: subprocess.Popen[str] | None = None
+        self._saved: dict[int, Any] = {}
+
+    def __enter__(self) -> Interrupts:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._saved[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, handler in self._saved.items():
+            signal.signal(signum, handler)
+        self._saved.clear()
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        first = self.signum is None
+        if first:
+            self.signum = signum
+        child = self.child
+        running = child is not None and child.returncode is None
+        if child is not None and running and not terminal_sent_it(signum, child.pid):
+            child.send_signal(signal.SIGINT)
+        name = signal.Signals(signum).name
+        if first:
+            note = (
+                f"scripts/demo: {name} received; waiting for pulumi to finish cancelling "
+                "(do not kill it: that leaves the stack locked), then cleaning up\n"
+            )
+        elif running:
+            note = f"scripts/demo: {name} received again; pulumi now stops at once\n"
+        else:
+            return
+        # os.write, not print: a handler may run in the middle of a print to the same stream.
+        os.write(sys.stderr.fileno(), note.encode())
 
 
 class Pulumi:
     """Runs the CLI in the repository root with the demo's environment, echoing commands."""
 
-    def __init__(self, executable: str, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, executable: str, env: Mapping[str, str], interrupts: Interrupts | None = None
+    ) -> None:
         self.executable = executable
         self.env = dict(env)
+        self.interrupts = interrupts if interrupts is not None else Interrupts()
+
+    @property
+    def interrupted(self) -> bool:
+        return self.interrupts.signum is not None
 
     def run(self, *args: str, stdin: str | None = None, shown: str | None = None) -> int:
-        """Run ``pulumi args``; ``stdin`` feeds a value (secrets), ``shown`` replaces it
-        in the echoed command line."""
+        """Run ``pulumi args`` and wait for it to exit, however long a cancel takes;
+        ``stdin`` feeds a value (secrets), ``shown`` replaces it in the echoed command."""
         say(f"$ pulumi {' '.join(args)}{' ' + shown if shown else ''}")
-        completed = subprocess.run(
+        with subprocess.Popen(
             [self.executable, *args],
             cwd=REPO,
             env=self.env,
-            input=stdin,
-            stdin=None if stdin is not None else subprocess.DEVNULL,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             text=True,
-            check=False,
-        )
-        return completed.returncode
+        ) as proc:
+            self.interrupts.child = proc
+            try:
+                if stdin is not None:
+                    proc.communicate(stdin)
+                return proc.wait()
+            finally:
+                self.interrupts.child = None
 
     def step(self, *args: str, stdin: str | None = None, shown: str | None = None) -> None:
+        if self.interrupted:
+            raise Interrupted(f"interrupted before `pulumi {' '.join(args)}`")
         code = self.run(*args, stdin=stdin, shown=shown)
+        if self.interrupted:
+            raise Interrupted(f"`pulumi {' '.join(args)}` was interrupted (status {code})")
         if code != 0:
             raise DemoError(f"`pulumi {' '.join(args)}` failed with status {code}")
 
@@ -315,6 +429,11 @@ def run_stack(pulumi: Pulumi, target: Target, ssh_cidr: str | None, state_dir: P
         pulumi.step("stack", "output", *stack)
         say("\n== What the API holds now")
         show_rules(target)
+        if pulumi.interrupted:
+            raise Interrupted("interrupted while reading the rules")
+    except Interrupted as exc:
+        warn(f"scripts/demo: {exc}; cleaning up")
+        status = EXIT_INTERRUPTED
     except DemoError as exc:
         warn(f"scripts/demo: {exc}")
         status = EXIT_FAILED
@@ -329,8 +448,11 @@ def run_stack(pulumi: Pulumi, target: Target, ssh_cidr: str | None, state_dir: P
                 keep_state = True
                 keep_passphrase(pulumi, state_dir, config_file)
             else:
+                # The emulator's rules go with it; the throwaway state is removed below.
                 status = EXIT_FAILED
                 pulumi.run("stack", "rm", "--yes", "--force", *stack)
+        if pulumi.interrupted:
+            status = EXIT_INTERRUPTED
         if not keep_state:
             shutil.rmtree(state_dir, ignore_errors=True)
             if created:
@@ -340,17 +462,48 @@ def run_stack(pulumi: Pulumi, target: Target, ssh_cidr: str | None, state_dir: P
     return status
 
 
+def retry_commands(pulumi: Pulumi, passphrase_file: Path, *verbs: str) -> list[str]:
+    """Shell lines that run ``pulumi <verb> --yes --stack demo`` against the kept state.
+
+    They must work from the user's shell: an exported PULUMI_CONFIG_PASSPHRASE would win over
+    the passphrase file, so it is unset; PULUMI_PYTHON_CMD and PATH name this venv so the
+    provider finds gcore_pulumi; every path is quoted (a temp dir may contain spaces).
+    """
+    env = pulumi.env
+    settings = [
+        ("PULUMI_BACKEND_URL", env["PULUMI_BACKEND_URL"]),
+        ("PULUMI_CONFIG_PASSPHRASE_FILE", str(passphrase_file)),
+        ("PULUMI_PYTHON_CMD", env["PULUMI_PYTHON_CMD"]),
+        ("PULUMI_SKIP_UPDATE_CHECK", "true"),
+    ]
+    if env.get("VIRTUAL_ENV"):
+        settings.append(("VIRTUAL_ENV", env["VIRTUAL_ENV"]))
+    prefix = " ".join(
+        [
+            "env -u PULUMI_CONFIG_PASSPHRASE",
+            *(f"{key}={shlex.quote(value)}" for key, value in settings),
+            f'PATH={shlex.quote(str(Path(sys.executable).parent))}:"$PATH"',
+            "pulumi",
+        ]
+    )
+    lines = [f"cd {shlex.quote(str(REPO))}"]
+    lines += [f"{prefix} {verb} --yes --stack {STACK}" for verb in verbs]
+    return lines
+
+
 def keep_passphrase(pulumi: Pulumi, state_dir: Path, config_file: Path) -> None:
     """A real destroy failed: keep what is needed to retry it, and say how."""
     secret = state_dir / "passphrase"
     secret.write_text(pulumi.env["PULUMI_CONFIG_PASSPHRASE"] + "\n", encoding="utf-8")
     secret.chmod(0o600)
+    # An interrupted update may have left the stack locked: `pulumi cancel` unlocks it.
+    verbs = ("cancel", "destroy") if pulumi.interrupted else ("destroy",)
+    first = "`pulumi cancel`, then `pulumi destroy`" if pulumi.interrupted else "`pulumi destroy`"
+    commands = "\n".join(f"    {line}" for line in retry_commands(pulumi, secret, *verbs))
     warn(
         "scripts/demo: `pulumi destroy` failed, so rules may still exist at Gcore. The stack "
-        f"state is kept in {state_dir} and its config in {config_file.name}; to retry, from "
-        f"{REPO} with the project's .venv activated and GCORE_API_KEY set:\n"
-        f"    PULUMI_BACKEND_URL={state_dir.as_uri()} "
-        f"PULUMI_CONFIG_PASSPHRASE_FILE={secret} pulumi destroy --yes --stack {STACK}"
+        f"state is kept in {state_dir} and its config in {config_file.name}; with "
+        f"GCORE_API_KEY set, run {first} from {REPO}:\n{commands}"
     )
 
 
@@ -435,11 +588,66 @@ def find_pulumi() -> str | None:
     return path
 
 
+_CLI_VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)([-+][0-9A-Za-z.+-]*)?")
+
+
+def parse_cli_version(text: str) -> tuple[int, int, int] | None:
+    """``(3, 139, 0)`` from what ``pulumi version`` prints (``v3.139.0``, maybe with a
+    ``-alpha.x`` or ``+dirty`` suffix), or None if that is not a version."""
+    lines = text.strip().splitlines()
+    match = _CLI_VERSION.fullmatch(lines[0].strip()) if lines else None
+    if match is None:
+        return None
+    return int(match[1]), int(match[2]), int(match[3])
+
+
+def cli_version_problem(path: str) -> str | None:
+    """What is wrong with the CLI at ``path`` (``pulumi version``), or None if it will do.
+
+    Pre-releases and dev builds count by their number (``v3.139.0-alpha.x`` passes)."""
+    needed = f"the demo needs the Pulumi CLI {MIN_CLI_TEXT} or newer"
+    upgrade = f"upgrade it with `{INSTALL_COMMAND}` (or see {INSTALL_URL})"
+    env = venv_env(os.environ)
+    env["PULUMI_SKIP_UPDATE_CHECK"] = "true"
+    try:
+        done = subprocess.run(
+            [path, "version"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"could not run `{path} version` ({exc}); {needed}: {upgrade}"
+    printed = done.stdout.strip()
+    if done.returncode != 0:
+        said = (done.stderr.strip() or printed).splitlines()[:1]
+        detail = f": {said[0][:200]}" if said else ""
+        return f"`{path} version` failed with status {done.returncode}{detail}; {needed}"
+    found = parse_cli_version(printed)
+    if found is None:
+        return (
+            f"`{path} version` printed {printed[:200]!r}, not a version such as v3.139.0; "
+            f"{needed} as `pulumi` on PATH: {upgrade}"
+        )
+    if found < MIN_CLI_VERSION:
+        return (
+            f"the Pulumi CLI at {path} is {printed.splitlines()[0].strip()}, but {needed} "
+            "(older ones do not pass stack config to dynamic providers, so `pulumi up` fails "
+            f'with "no API key"); {upgrade}'
+        )
+    return None
+
+
 def run(target: Target, pulumi_path: str, ssh_cidr: str | None) -> int:
     state_dir = Path(tempfile.mkdtemp(prefix="gcore-demo-state-"))
     passphrase = secrets.token_urlsafe(24)
-    pulumi = Pulumi(pulumi_path, pulumi_env(target, state_dir, passphrase))
-    return run_stack(pulumi, target, ssh_cidr, state_dir)
+    with Interrupts() as interrupts:
+        env = pulumi_env(target, state_dir, passphrase)
+        return run_stack(Pulumi(pulumi_path, env, interrupts), target, ssh_cidr, state_dir)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -456,17 +664,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_USAGE
 
-    if args.real:
-        target = real_target(args, parser)
+    real = real_target(args, parser) if args.real else None
+    # The CLI is checked before the emulator starts or anything is created.
+    pulumi_path = find_pulumi()
+    if pulumi_path is None:
+        return EXIT_USAGE
+    problem = cli_version_problem(pulumi_path)
+    if problem is not None:
+        warn(f"scripts/demo: {problem}")
+        return EXIT_USAGE
+
+    if real is not None:
         say(
-            f"Real Gcore at {target.base_url}: rules go into security group "
-            f"{target.group_id} (project {target.project_id}, region {target.region_id}) "
+            f"Real Gcore at {real.base_url}: rules go into security group "
+            f"{real.group_id} (project {real.project_id}, region {real.region_id}) "
             "and are deleted again at the end."
         )
-        pulumi_path = find_pulumi()
-        if pulumi_path is None:
-            return EXIT_USAGE
-        return run(target, pulumi_path, args.ssh_cidr)
+        return run(real, pulumi_path, args.ssh_cidr)
 
     api_key = secrets.token_urlsafe(24)
     emulator = EmulatorProcess(api_key, [GROUP_NAME])
@@ -477,9 +691,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"Gcore API emulator (pid {emulator.pid}) at {info['base_url']}, "
             f"security group {GROUP_NAME!r}: {group_id}"
         )
-        pulumi_path = find_pulumi()
-        if pulumi_path is None:
-            return EXIT_USAGE
         target = Target(
             base_url=str(info["base_url"]),
             api_key=api_key,
@@ -500,4 +711,4 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)

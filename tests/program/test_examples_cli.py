@@ -110,8 +110,7 @@ def test_every_example_is_a_complete_project() -> None:
         runtime = project.get("runtime")
         runtime_name = runtime.get("name") if isinstance(runtime, dict) else runtime
         assert runtime_name == "python", f"{folder.name}/Pulumi.yaml runtime is {runtime!r}"
-        requirements = (folder / "requirements.txt").read_text(encoding="utf-8").split()
-        assert "gcore-pulumi" in requirements
+        requirements = (folder / "requirements.txt").read_text(encoding="utf-8").splitlines()
         assert any(r.startswith("pulumi") for r in requirements)
         readme = (folder / "README.md").read_text(encoding="utf-8")
         assert "python -m gcore_pulumi.testing --port 8787" in readme
@@ -121,14 +120,63 @@ def test_every_example_is_a_complete_project() -> None:
 def test_root_project_runs_basic_without_virtualenv_option() -> None:
     text = (REPO / "Pulumi.yaml").read_text(encoding="utf-8")
     project = parse_simple_yaml(text)
-    assert project.get("name") == "gcore-basic"
-    assert project.get("runtime") == "python", "no runtime options at all at the root"
+    assert project.get("name") == "gcore-pulumi-demo"
+    assert project.get("runtime") == {"name": "python", "options": {"toolchain": "pip"}}
     assert project.get("main") == "examples/basic"
     assert "virtualenv" not in set(all_keys(project)), (
         "a relative virtualenv: with main: in a subfolder breaks the dynamic provider"
     )
-    assert "toolchain" not in set(all_keys(project))
     assert "virtualenv" in text, "the comment explaining why there is no virtualenv: is gone"
+    assert "PULUMI_PYTHON_CMD" in text, "the comment says which Python the CLI runs"
+
+
+def project_files() -> list[Path]:
+    """Every Pulumi.yaml in the repository (not in virtualenvs, caches or dot-folders)."""
+    found = []
+    skip = {"venv", "node_modules", "__pycache__", "build", "dist"}
+    for folder, dirs, files in os.walk(REPO):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in skip]
+        found += [Path(folder) / name for name in files if name in ("Pulumi.yaml", "Pulumi.yml")]
+    return sorted(found)
+
+
+def test_every_pulumi_project_has_its_own_name() -> None:
+    """One backend holds the stacks of every project here: names must not collide."""
+    names: dict[str, list[str]] = {}
+    for path in project_files():
+        name = parse_simple_yaml(path.read_text(encoding="utf-8")).get("name")
+        assert isinstance(name, str) and name, f"{path.relative_to(REPO)} has no name"
+        names.setdefault(name, []).append(str(path.relative_to(REPO)))
+    assert len(names) >= 1 + len(EXAMPLE_NAMES)
+    assert {n: p for n, p in names.items() if len(p) > 1} == {}
+
+
+def test_every_pulumi_project_pins_the_pip_toolchain() -> None:
+    """A uv.lock or poetry.lock in a parent folder must not switch the CLI's tool."""
+    for path in project_files():
+        runtime = parse_simple_yaml(path.read_text(encoding="utf-8")).get("runtime")
+        assert isinstance(runtime, dict), f"{path.relative_to(REPO)}: runtime has no options"
+        assert runtime.get("name") == "python"
+        options = runtime.get("options")
+        assert isinstance(options, dict) and options.get("toolchain") == "pip", path
+
+
+def test_examples_install_the_package_from_this_checkout() -> None:
+    """`pulumi up` in an example creates its venv from requirements.txt: the package must
+    come from the checkout by path, not from an index under its unpublished name."""
+    for folder in example_dirs():
+        lines = (folder / "requirements.txt").read_text(encoding="utf-8").splitlines()
+        requirements = [line.split(" #", 1)[0].strip() for line in lines]
+        requirements = [r for r in requirements if r and not r.startswith("#")]
+        assert "pulumi>=3.216,<4" in requirements, folder.name
+        assert not [r for r in requirements if r.lower().replace("_", "-") == "gcore-pulumi"]
+        paths = [r.split(None, 1)[1] for r in requirements if r.startswith("-e ")]
+        assert len(paths) == 1, f"{folder.name}/requirements.txt: {requirements}"
+        # pip runs with the example folder as its working directory (the CLI's cwd).
+        root = (folder / paths[0]).resolve()
+        assert root == REPO, f"{folder.name}: {paths[0]} is {root}"
+        pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
+        assert 'name = "gcore-pulumi"' in pyproject
 
 
 def test_demo_wrapper_is_executable() -> None:
@@ -224,7 +272,7 @@ def test_demo_without_cli_exits_2_and_says_what_to_install() -> None:
     assert INSTALL_URL in run.stderr
     assert INSTALL_COMMAND in run.stderr
     assert "Pulumi CLI" in run.stderr
-    assert "emulator" in run.stdout, "the demo starts its emulator before looking for the CLI"
+    assert "emulator" not in run.stdout, "the CLI is looked for before the emulator starts"
     assert_no_leftovers(run)
 
 
@@ -253,9 +301,12 @@ FAKE_PULUMI = """\
 # A stand-in for the Pulumi CLI: records each call (argv, stdin, environment) as a JSON line.
 import json, os, sys
 args = sys.argv[1:]
+if args == ["version"]:
+    print("v3.216.0")
+    sys.exit(0)
 stdin = None if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
 keys = ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "VIRTUAL_ENV", "PATH",
-        "GCORE_API_KEY", "NO_PROXY")
+        "GCORE_API_KEY", "NO_PROXY", "PULUMI_PYTHON_CMD")
 record = {{"args": args, "stdin": stdin, "cwd": os.getcwd(),
           "env": {{k: os.environ.get(k) for k in keys}}}}
 with open(os.environ["FAKE_PULUMI_LOG"], "a", encoding="utf-8") as log:
@@ -357,6 +408,7 @@ def test_demo_drives_the_cli_and_cleans_up(tmp_path: Path, fail: str | None) -> 
     assert env["GCORE_API_KEY"] is None, "the caller's real key is kept from emulator runs"
     assert env["PULUMI_CONFIG_PASSPHRASE"]
     assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+    assert all(call["env"]["PULUMI_PYTHON_CMD"] == sys.executable for call in calls)
     if sys.prefix != sys.base_prefix:
         assert env["VIRTUAL_ENV"] == sys.prefix
     backend = env["PULUMI_BACKEND_URL"]
@@ -470,8 +522,10 @@ def cli_env(tmp: Path) -> dict[str, str]:
         "PULUMI_BACKEND_URL": state.as_uri(),
         "PULUMI_CONFIG_PASSPHRASE": "test-passphrase",
         "PULUMI_SKIP_UPDATE_CHECK": "true",
-        # Both the program and `python -m pulumi.dynamic` run this virtualenv's python3.
+        # Both the program and `python -m pulumi.dynamic` run this virtualenv's python3; a
+        # PULUMI_PYTHON_CMD from the shell would win over PATH, so it names this one too.
         "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")]),
+        "PULUMI_PYTHON_CMD": sys.executable,
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
     }
