@@ -319,20 +319,23 @@ class Interrupts:
             self.signum = signum
         child = self.child
         running = child is not None and child.returncode is None
+        passed_on = False
         if child is not None and running and not terminal_sent_it(signum, child.pid):
             child.send_signal(signal.SIGINT)
+            passed_on = True
         name = signal.Signals(signum).name
-        if first:
+        how = "passed on to pulumi as SIGINT" if passed_on else "pulumi got it from the terminal"
+        if not running:
+            note = f"{name} received; stopping after this step, then cleaning up"
+        elif first:
             note = (
-                f"scripts/demo: {name} received; waiting for pulumi to finish cancelling "
-                "(do not kill it: that leaves the stack locked), then cleaning up\n"
+                f"{name} received ({how}); waiting for pulumi to finish cancelling (do not "
+                "kill it: that leaves the stack locked), then cleaning up"
             )
-        elif running:
-            note = f"scripts/demo: {name} received again; pulumi now stops at once\n"
         else:
-            return
+            note = f"{name} received again ({how}); pulumi now stops at once"
         # os.write, not print: a handler may run in the middle of a print to the same stream.
-        os.write(sys.stderr.fileno(), note.encode())
+        os.write(sys.stderr.fileno(), f"scripts/demo: {note}\n".encode())
 
 
 class Pulumi:
