@@ -330,7 +330,7 @@ def test_interrupted_up_lets_pulumi_cancel_then_cleans_up_and_exits_130(
     out = demo.output()
     assert "waiting for pulumi to finish cancelling" in out
     name = "SIGTERM" if how.startswith("SIGTERM") else "SIGINT"
-    how_it_got_it = "got it from the terminal" if from_terminal else "passed on to pulumi"
+    how_it_got_it = "pulumi got it from the terminal" if from_terminal else "passed on to pulumi"
     assert f"{name} received ({how_it_got_it}" in out
     assert "passed on" not in out if from_terminal else "from the terminal" not in out
     assert "Traceback" not in out and LEAK_CANARY not in out
