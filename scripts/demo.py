@@ -505,8 +505,8 @@ def keep_passphrase(pulumi: Pulumi, state_dir: Path, config_file: Path) -> None:
     commands = "\n".join(f"    {line}" for line in retry_commands(pulumi, secret, *verbs))
     warn(
         "scripts/demo: `pulumi destroy` failed, so rules may still exist at Gcore. The stack "
-        f"state is kept in {state_dir} and its config in {config_file.name}; with "
-        f"GCORE_API_KEY set, run {first} from {REPO}:\n{commands}"
+        f"state is kept in {state_dir} and its config in {REPO / config_file.name}; to retry, "
+        f"run {first} with GCORE_API_KEY set, as below (any shell, any folder):\n{commands}"
     )
 
 
@@ -609,7 +609,7 @@ def cli_version_problem(path: str) -> str | None:
 
     Pre-releases and dev builds count by their number (``v3.139.0-alpha.x`` passes)."""
     needed = f"the demo needs the Pulumi CLI {MIN_CLI_TEXT} or newer"
-    upgrade = f"upgrade it with `{INSTALL_COMMAND}` (or see {INSTALL_URL})"
+    install = f"`{INSTALL_COMMAND}` (or see {INSTALL_URL})"
     env = venv_env(os.environ)
     env["PULUMI_SKIP_UPDATE_CHECK"] = "true"
     try:
@@ -624,23 +624,26 @@ def cli_version_problem(path: str) -> str | None:
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"could not run `{path} version` ({exc}); {needed}: {upgrade}"
+        return f"could not run `{path} version` ({exc}); {needed}: install it with {install}"
     printed = done.stdout.strip()
     if done.returncode != 0:
         said = (done.stderr.strip() or printed).splitlines()[:1]
         detail = f": {said[0][:200]}" if said else ""
-        return f"`{path} version` failed with status {done.returncode}{detail}; {needed}"
+        return (
+            f"`{path} version` failed with status {done.returncode}{detail}; {needed} as "
+            f"`pulumi` on PATH: install it with {install}"
+        )
     found = parse_cli_version(printed)
     if found is None:
         return (
             f"`{path} version` printed {printed[:200]!r}, not a version such as v3.139.0; "
-            f"{needed} as `pulumi` on PATH: {upgrade}"
+            f"{needed} as `pulumi` on PATH: install it with {install}"
         )
     if found < MIN_CLI_VERSION:
         return (
             f"the Pulumi CLI at {path} is {printed.splitlines()[0].strip()}, but {needed} "
             "(older ones do not pass stack config to dynamic providers, so `pulumi up` fails "
-            f'with "no API key"); {upgrade}'
+            f'with "no API key"); upgrade it with {install}'
         )
     return None
 

@@ -55,7 +55,7 @@ record("call", stdin=stdin, cwd=os.getcwd(), env={{k: os.environ.get(k) for k in
        passphrase_from_file=open(passphrase_file).read().strip() if passphrase_file else None)
 if args == ["version"]:
     print(os.environ.get("FAKE_PULUMI_VERSION", "v3.216.0"))
-    sys.exit(0)
+    sys.exit(int(os.environ.get("FAKE_PULUMI_VERSION_STATUS", "0")))
 if args[0] == os.environ.get("FAKE_PULUMI_SLOW"):
     # Signals are taken with sigtimedwait, which names the sender: the kernel (the terminal's
     # Ctrl-C) or a process (the demo passing it on).
@@ -254,18 +254,19 @@ def verbs(calls: list[dict[str, Any]]) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("version", "needles"),
+    ("version", "status", "needles"),
     [
-        ("v3.138.1", ["v3.138.1", "3.139 or newer", "get.pulumi.com"]),
-        ("v2.25.2+dirty", ["v2.25.2+dirty", "3.139 or newer"]),
-        ("warning: something odd", ["printed 'warning: something odd'", "3.139 or newer"]),
+        ("v3.138.1", "0", ["is v3.138.1, but", "3.139 or newer", "upgrade it with `curl"]),
+        ("v2.25.2+dirty", "0", ["is v2.25.2+dirty, but", "3.139 or newer"]),
+        ("warning: odd", "0", ["printed 'warning: odd', not a version", "3.139 or newer"]),
+        ("", "3", ["version` failed with status 3", "3.139 or newer", "install it with"]),
     ],
-    ids=["3.138", "v2", "not-a-version"],
+    ids=["3.138", "v2", "not-a-version", "fails"],
 )
 def test_demo_refuses_an_unusable_cli_before_starting_anything(
-    start_demo: Callable[..., Demo], version: str, needles: list[str]
+    start_demo: Callable[..., Demo], version: str, status: str, needles: list[str]
 ) -> None:
-    demo = start_demo(FAKE_PULUMI_VERSION=version)
+    demo = start_demo(FAKE_PULUMI_VERSION=version, FAKE_PULUMI_VERSION_STATUS=status)
     assert demo.finish() == 2, demo.output()
     out = demo.output()
     for needle in needles:
