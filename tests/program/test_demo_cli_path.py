@@ -39,7 +39,8 @@ FAKE_PULUMI = r"""#!{python}
 # A stand-in for the Pulumi CLI. Logs every call (argv, stdin, environment) and, for the verb
 # in FAKE_PULUMI_SLOW, waits for a signal as a long `pulumi up` would: on SIGINT it cancels
 # (takes FAKE_PULUMI_CANCEL_SECONDS) and exits 255, as the CLI does after a cancelled update.
-import json, os, signal, sys, time
+import json, os, signal, socket, sys, time
+from urllib.parse import urlsplit
 args = sys.argv[1:]
 keys = ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE",
         "PULUMI_PYTHON_CMD", "VIRTUAL_ENV", "PATH", "GCORE_API_KEY")
@@ -74,6 +75,17 @@ if args[0] == os.environ.get("FAKE_PULUMI_SLOW"):
             cancel_until = time.time() + float(os.environ.get("FAKE_PULUMI_CANCEL_SECONDS", "0.5"))
     record("exit", status=255)
     sys.exit(255)
+# Remember where the API is; `destroy` checks it still answers, as the real one needs it to.
+url_file = os.environ["FAKE_PULUMI_LOG"] + ".baseurl"
+if args[:2] == ["config", "set"] and "gcore:baseUrl" in args:
+    open(url_file, "w").write(args[-1])
+if args[0] == "destroy" and os.path.exists(url_file):
+    url = urlsplit(open(url_file).read())
+    try:
+        socket.create_connection((url.hostname, url.port or 443), timeout=5).close()
+        record("api", reachable=True)
+    except OSError:
+        record("api", reachable=False)
 if args[0] in os.environ.get("FAKE_PULUMI_FAIL", "").split(","):
     print("fake pulumi: failing " + args[0], file=sys.stderr)
     sys.exit(1)
@@ -120,6 +132,7 @@ class Demo:
     log: Path
     reader: threading.Thread
     chunks: list[bytes]
+    marker: str
 
     def output(self) -> str:
         return b"".join(self.chunks).decode(errors="replace")
@@ -163,6 +176,23 @@ def fake_bin(tmp: Path) -> Path:
     return bin_dir
 
 
+def processes_with_marker(marker: str) -> list[int]:
+    """Live processes whose environment holds ``marker`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            alive = "\nState:\tZ" not in (entry / "status").read_text(errors="replace")
+            if (
+                entry.name.isdigit()
+                and alive
+                and marker.encode() in (entry / "environ").read_bytes()
+            ):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
 def demo_env(tmp: Path, extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GCORE_", "PULUMI_"))}
     env.update(
@@ -171,6 +201,7 @@ def demo_env(tmp: Path, extra: dict[str, str]) -> dict[str, str]:
             "FAKE_PULUMI_LOG": str(tmp / "calls.jsonl"),
             "GCORE_API_KEY": LEAK_CANARY,
             "PYTHONUNBUFFERED": "1",
+            "DEMO_TEST_MARKER": f"gcore-demo-test-{tmp.name}-{uuid.uuid4()}",
         }
     )
     env.update(extra)
@@ -228,7 +259,7 @@ def start_demo(tmp_path: Path) -> Iterator[Callable[..., Demo]]:
 
             reader = threading.Thread(target=drain, daemon=True)
         reader.start()
-        demo = Demo(proc, tmp_path / "calls.jsonl", reader, chunks)
+        demo = Demo(proc, tmp_path / "calls.jsonl", reader, chunks, env["DEMO_TEST_MARKER"])
         started.append(demo)
         return demo
 
@@ -328,6 +359,8 @@ def test_interrupted_up_lets_pulumi_cancel_then_cleans_up_and_exits_130(
     destroy = calls[-2]
     assert destroy["t"] >= up_exit["t"], "the demo waited for pulumi to finish cancelling"
     assert destroy["pid"] != up_exit["pid"]
+    api = [e["reachable"] for e in events if e["event"] == "api"]
+    assert api == [True], "the emulator is still up for the cleanup's destroy"
     out = demo.output()
     assert "waiting for pulumi to finish cancelling" in out
     name = "SIGTERM" if how.startswith("SIGTERM") else "SIGINT"
@@ -336,6 +369,8 @@ def test_interrupted_up_lets_pulumi_cancel_then_cleans_up_and_exits_130(
     assert "passed on" not in out if from_terminal else "from the terminal" not in out
     assert "Traceback" not in out and LEAK_CANARY not in out
     assert not (REPO / "Pulumi.demo.yaml").exists()
+    if Path("/proc/self/environ").exists():
+        assert processes_with_marker(demo.marker) == [], "the emulator (or pulumi) is left running"
 
 
 # --- a failed --real destroy: the printed commands work from the user's shell ------------

@@ -233,7 +233,7 @@ def run_demo(
     env.update(
         {
             "PATH": path,
-            "GCORE_DEMO_TEST_MARKER": marker,
+            "DEMO_TEST_MARKER": marker,
             # Set as a user might have it: the demo must neither use nor print it.
             "GCORE_API_KEY": LEAK_CANARY,
             "PYTHONUNBUFFERED": "1",
