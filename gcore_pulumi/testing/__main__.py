@@ -123,8 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="create a security group with this name (repeatable; default: one named 'default')",
     )
-    parser.add_argument("--project-id", type=int, default=1)
-    parser.add_argument("--region-id", type=int, default=1)
+    parser.add_argument(
+        "--project-id", type=int, default=1, help="project of the groups (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--region-id", type=int, default=1, help="region of the groups (default: %(default)s)"
+    )
     parser.add_argument(
         "--fault",
         action="append",
