@@ -112,7 +112,7 @@ class EmulatorProcess:
         # The key reaches the emulator through its environment, not its command line, and
         # no other GCORE_* variable leaks in from the caller's shell.
         env = {k: v for k, v in os.environ.items() if not k.startswith("GCORE_")}
-        env["GCORE_API_KEY"] = self._api_key
+        env["GCORE_EMULATOR_API_KEY"] = self._api_key
         command = [sys.executable, "-m", "gcore_pulumi.testing", "--port", "0"]
         command += ["--host", "127.0.0.1"]
         for name in self._groups:
