@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -516,6 +516,7 @@ class GcoreEmulator:
         )
         self._log: list[RequestRecord] = []
         self._log_lock = threading.Lock()
+        self._listeners: list[Callable[[RequestRecord], None]] = []
         self._router = Router(self._state)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -782,6 +783,13 @@ class GcoreEmulator:
                 and (path_prefix is None or r.path.startswith(path_prefix))
             )
 
+    def on_request(self, listener: Callable[[RequestRecord], None]) -> None:
+        """Call ``listener`` with each request's record (redacted, as :attr:`requests` holds
+        it) as it is logged: in log order, from the server's threads, before the answer is
+        written. It must not raise."""
+        with self._log_lock:
+            self._listeners.append(listener)
+
     def clear_log(self) -> None:
         """Forget the logged requests."""
         with self._log_lock:
@@ -806,3 +814,5 @@ class GcoreEmulator:
         )
         with self._log_lock:
             self._log.append(record)
+            for listener in self._listeners:
+                listener(record)
