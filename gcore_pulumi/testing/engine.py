@@ -147,6 +147,7 @@ class CheckFailedError(EngineError):
         super().__init__("\n".join(lines))
         self.urn = urn
         self.failures = list(failures)
+        self.inputs = dict(values)
 
 
 # -------------------------------------------------------------------------------------- results

@@ -265,12 +265,19 @@ def _text(value: Any) -> str:
 
 
 def _error_line(exc: BaseException) -> str:
-    """An exception in one line; a provider's traceback by its last line (the exception)."""
+    """An exception in one line; a provider's traceback by its last line (the exception);
+    Check failures as the CLI words them, ``; ``-separated."""
     if isinstance(exc, ProviderRpcError):
         lines = [line.strip() for line in exc.details.splitlines() if line.strip()]
         return f"{exc.method} failed: {lines[-1] if lines else exc.code}"
-    text = str(exc).strip() or type(exc).__name__
-    return text if isinstance(exc, CheckFailedError) else " ".join(text.split())
+    if isinstance(exc, CheckFailedError):
+        return "; ".join(
+            f"property {prop} value {_text(exc.inputs.get(prop))} has a problem: {reason}"
+            if prop
+            else f"has a problem: {reason}"
+            for prop, reason in exc.failures
+        )
+    return " ".join((str(exc).strip() or type(exc).__name__).split())
 
 
 class _Printer:
@@ -658,7 +665,10 @@ def _changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, t
 def _drift_text(found: Refreshed) -> str:
     if not found.changes:
         return "no drift"
-    parts = [f"{k}: {_text(old)} -> {_text(new)}" for k, (old, new) in found.changes.items()]
+    parts = [
+        f"{key}: {json.dumps(_shown(old), default=str)} -> {json.dumps(_shown(new), default=str)}"
+        for key, (old, new) in found.changes.items()
+    ]
     return "drift: " + "; ".join(parts)
 
 
