@@ -515,7 +515,7 @@ class GcoreEmulator:
             duplicate_mode=check_duplicate_mode(duplicate_mode),
         )
         self._log: list[RequestRecord] = []
-        self._log_lock = threading.Lock()
+        self._log_lock = threading.RLock()  # reentrant: a listener may read the log
         self._listeners: list[Callable[[RequestRecord], None]] = []
         self._router = Router(self._state)
         self._server: _Server | None = None
@@ -786,7 +786,7 @@ class GcoreEmulator:
     def on_request(self, listener: Callable[[RequestRecord], None]) -> None:
         """Call ``listener`` with each request's record (redacted, as :attr:`requests` holds
         it) as it is logged: in log order, from the server's threads, before the answer is
-        written. It must not raise."""
+        written, holding the log lock (so it may read the log too). It must not raise."""
         with self._log_lock:
             self._listeners.append(listener)
 

@@ -345,19 +345,23 @@ class _Run:
         ``on_interrupt(count)`` and the wait goes on, so work in flight always finishes."""
         result: list[_T] = []
         failure: list[BaseException] = []
+        done = threading.Event()
 
         def target() -> None:
             try:
                 result.append(work())
             except BaseException as exc:
                 failure.append(exc)
+            finally:
+                done.set()
 
-        worker = threading.Thread(target=target, name="runner-step", daemon=True)
-        worker.start()
+        # Not Thread.join: a KeyboardInterrupt inside join() can leave a running thread
+        # marked as stopped (CPython's bpo-45274 handling), and the wait would end early.
+        threading.Thread(target=target, name="runner-step", daemon=True).start()
         count = 0
-        while worker.is_alive():
+        while not done.is_set():
             try:
-                worker.join(0.2)
+                done.wait(0.2)
             except KeyboardInterrupt:
                 count += 1
                 self.report.interrupted = True

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from gcore_pulumi.testing import GcoreEmulator
+from gcore_pulumi.testing import GcoreEmulator, RequestRecord
 from gcore_pulumi.testing.runner import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -326,3 +328,34 @@ def test_run_command_without_a_project_is_a_usage_error(tmp_path: Path) -> None:
     )
     assert done.returncode == EXIT_USAGE
     assert f"error: {tmp_path} has no Pulumi.yaml" in done.stdout
+
+
+def test_run_command_interrupted_during_up_destroys_what_it_created(api: GcoreEmulator) -> None:
+    # group-and-rules creates the group first, its rules only once the group has an id: a
+    # Ctrl-C while the group's POST is in flight lets that Create finish (it is tracked and
+    # destroyed) and stops the rules' Creates from being sent.
+    procs: list[subprocess.Popen[str]] = []
+
+    def ctrl_c_during_the_first_post(record: RequestRecord) -> None:
+        if record.method == "POST" and api.count("POST") == 1:
+            procs[0].send_signal(signal.SIGINT)
+            time.sleep(0.6)  # the answer waits: the Create is still in flight meanwhile
+
+    api.on_request(ctrl_c_during_the_first_post)
+    command = [sys.executable, "-m", "gcore_pulumi.testing", "run", str(GROUP_AND_RULES)]
+    for key, value in provider_config(api).items():
+        command += ["--secret" if key == "gcore:apiKey" else "--config", f"{key}={value}"]
+
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=clean_env()
+    ) as proc:
+        procs.append(proc)
+        out, _ = proc.communicate(timeout=120)
+
+    assert proc.returncode == EXIT_INTERRUPTED, out
+    assert "Interrupted: no more Creates are sent; waiting for those in flight." in out
+    assert out.count(" created, id ") == 1 and f"{GROUP}  web  created, id " in out
+    assert out.count(" deleted, id ") == 1 and f"{GROUP}  web  deleted, id " in out
+    assert "== Refresh" not in out
+    assert api.count("POST") == 1 and api.groups() == [] and api.all_rules() == []
+    assert "Run interrupted (Ctrl-C); what it had created was destroyed." in out
