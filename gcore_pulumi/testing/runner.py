@@ -325,8 +325,7 @@ class _Run:
         self.after_step = after_step
         self.report = RunReport(project=project.name, stack=stack)
         child_env = dict(os.environ if env is None else env)
-        child_env["PULUMI_PROJECT"] = project.name
-        child_env["PULUMI_STACK"] = stack
+        child_env["PULUMI_PROJECT"] = project.name  # as the engine adds it
         # Every request carries its resource's own `__provider`; the process's default (the
         # empty string) is never sent.
         self.process = ProviderProcess(
