@@ -24,6 +24,13 @@ by ``;``); a spec that would never do anything is refused. The seed comes from `
 Exit status: 0 after SIGTERM or SIGINT, 1 when it cannot listen on ``--host``/``--port``
 (one line on stderr: a busy port, an address that is not this machine's), 2 when the command
 line or an environment variable is wrong.
+
+``--log FILE`` (``-`` for stderr) appends one line per request received, as it is answered:
+``METHOD PATH STATUS`` (the path with its query; STATUS ``-`` when the connection was dropped
+unanswered; `` fault=KIND`` appended when a fault was injected). The API key is never written.
+
+``python -m gcore_pulumi.testing run PROGRAM_DIR [options]`` is another command: it runs a
+Pulumi program without the Pulumi CLI (see :mod:`gcore_pulumi.testing.runner`).
 """
 
 from __future__ import annotations
@@ -38,8 +45,9 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 from types import FrameType
+from typing import TextIO
 
-from gcore_pulumi.testing.emulator import GcoreEmulator
+from gcore_pulumi.testing.emulator import GcoreEmulator, RequestRecord
 from gcore_pulumi.testing.faults import ALL_FAULT_KINDS, FAULT_METHODS, parse_fault_spec
 from gcore_pulumi.testing.service import DUPLICATE_MODES
 
@@ -160,13 +168,44 @@ def build_parser() -> argparse.ArgumentParser:
         "in ERROR (default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=None, help="seed for faults and ids")
+    parser.add_argument(
+        "--log",
+        metavar="FILE",
+        default=None,
+        help="write one line per request received (METHOD PATH STATUS) to FILE, '-' for "
+        "stderr; the API key is never written",
+    )
     return parser
 
 
+def log_line(record: RequestRecord) -> str:
+    """The ``--log`` line of one request: ``METHOD PATH STATUS[ fault=KIND]``."""
+    status = "-" if record.status is None else str(record.status)
+    fault = "" if record.fault is None else f" fault={record.fault}"
+    return f"{record.method} {record.path} {status}{fault}\n"
+
+
+def _open_log(parser: argparse.ArgumentParser, name: str) -> TextIO:
+    if name == "-":
+        return sys.stderr
+    try:
+        return open(name, "a", encoding="utf-8", buffering=1)  # closed by main()
+    except OSError as exc:
+        parser.error(f"--log {name}: cannot open it for writing ({exc.strerror})")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse arguments, start the emulator, print its JSON line, serve until signalled."""
+    """Parse arguments, start the emulator, print its JSON line, serve until signalled.
+
+    A first argument ``run`` runs a Pulumi program instead (``runner.main``).
+    """
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["run"]:
+        from gcore_pulumi.testing.runner import main as run_main  # imports the Pulumi SDK
+
+        return run_main(arguments[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     api_key, key_lines = _accepted_key(args.api_key, os.environ)
     seed: int | None = args.seed
     if seed is None and os.environ.get("GCORE_EMULATOR_SEED"):
@@ -204,6 +243,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
+    log = None if args.log is None else _open_log(parser, args.log)
+    if log is not None:
+        stream = log
+
+        def write_line(record: RequestRecord) -> None:
+            stream.write(log_line(record))
+
+        emulator.on_request(write_line)
+
     names: list[str] = args.group if args.group else ["default"]
     groups = {name: emulator.create_group(args.project_id, args.region_id, name) for name in names}
     try:
@@ -227,6 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
     finally:
         emulator.stop()
+        if log is not None and log is not sys.stderr:
+            log.close()
     return 0
 
 

@@ -561,7 +561,8 @@ class GcoreEmulator:
             duplicate_mode=check_duplicate_mode(duplicate_mode),
         )
         self._log: list[RequestRecord] = []
-        self._log_lock = threading.Lock()
+        self._log_lock = threading.RLock()  # reentrant: a listener may read the log
+        self._listeners: list[Callable[[RequestRecord], None]] = []
         self._router = Router(self._state)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -830,6 +831,13 @@ class GcoreEmulator:
                 and (path_prefix is None or r.path.startswith(path_prefix))
             )
 
+    def on_request(self, listener: Callable[[RequestRecord], None]) -> None:
+        """Call ``listener`` with each request's record (redacted, as :attr:`requests` holds
+        it) as it is logged: in log order, from the server's threads, before the answer is
+        written, holding the log lock (so it may read the log too). It must not raise."""
+        with self._log_lock:
+            self._listeners.append(listener)
+
     def clear_log(self) -> None:
         """Forget the logged requests."""
         with self._log_lock:
@@ -854,3 +862,5 @@ class GcoreEmulator:
         )
         with self._log_lock:
             self._log.append(record)
+            for listener in self._listeners:
+                listener(record)

@@ -3,6 +3,7 @@ date (scripts/lib/venv.sh): a complete .venv is used as it is, offline."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -33,8 +34,13 @@ def _current(cwd: Path, name: str) -> bool:
 @pytest.fixture
 def complete_venv() -> Path:
     stamp = ROOT / ".venv" / ".gcore-pulumi-test"
-    if not stamp.exists():
-        pytest.skip("the project .venv was not installed by scripts/test (run it first)")
+    # computed here, not by the script under test: the stamp scripts/test writes after installing
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if not stamp.exists() or stamp.read_text(encoding="utf-8").split() != [
+        digest,
+        str(ROOT.resolve()),
+    ]:
+        pytest.skip("pyproject.toml changed since scripts/test installed .venv (run it again)")
     return stamp
 
 
