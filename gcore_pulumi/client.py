@@ -26,6 +26,7 @@ import logging
 import math
 import os
 import re
+import socket
 import ssl
 import threading
 import time
@@ -38,7 +39,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import NameResolutionError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import RequestHistory, Retry
 
 from ._version import __version__
@@ -194,6 +195,17 @@ class Created:
     how: Literal["created", "adopted", "reconciled"]
 
 
+def _endpoint(base_url: str) -> tuple[str, str]:
+    """The API's host, and ``host:port``, for messages (no credentials, path or query)."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or "?"
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = 443 if parts.scheme == "https" else 80
+    return host, f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _path(url: str) -> str:
     """Path of a URL without scheme, host or query, for messages."""
     rest = url.split("://", 1)[-1]
@@ -211,6 +223,7 @@ class GcoreClient:
         owned: OwnedRules | None = None,
     ) -> None:
         self._settings = settings
+        self._host, self._where = _endpoint(settings.base_url)
         self._retry = PolicyRetry(
             total=settings.max_retries,
             connect=settings.max_retries,
@@ -316,7 +329,7 @@ class GcoreClient:
             # urllib3 retries POST only while connecting, so a POST stopped here was not sent
             raise TransportError(method, path, f"gave up: {stop}", maybe_sent=False) from None
         except requests.RequestException as error:
-            raise _transport_error(method, path, error) from None
+            raise _transport_error(method, path, error, self._host, self._where) from None
 
     def _expect(
         self, response: requests.Response, method: str, path: str, hint: str | None = None
@@ -508,7 +521,8 @@ class GcoreClient:
                 continue
             if status == 409 and _gcore_error_body(response) is not None:
                 return self._on_conflict(spec, path, response, attempt.ambiguous, before)
-            self._expect(response, "POST", path)
+            where = _asked_where(spec.project_id, spec.region_id, _RULE_IDS)
+            self._expect(response, "POST", path, hint=where if _gcore_404(response) else None)
             raise _unexpected(response, "POST", path, f"HTTP {status}")
 
     def _retry_or_settle(
@@ -859,7 +873,9 @@ class GcoreClient:
                         continue
                     else:
                         if response.status_code < 500:
-                            self._expect(response, "POST", path)
+                            where = _asked_where(spec.project_id, spec.region_id)
+                            hint = where if _gcore_404(response) else None
+                            self._expect(response, "POST", path, hint=hint)
                         cause = f"HTTP {response.status_code}"
                 # Ambiguous: the try may still be on its way through Gcore. Wait as the retry
                 # policy says, then find out what it did; only then may it be sent again.
@@ -1307,6 +1323,17 @@ _NOT_GCORE_HINT: Final = (
 )
 
 
+_RULE_IDS: Final = "; and that group_id (and any remote_group_id) is a group there"
+
+
+def _asked_where(project_id: int, region_id: int, also: str = "") -> str:
+    """The hint of a Gcore 404 on a create: where the create was sent, and what sets that."""
+    return (
+        f"Asked in project {project_id}, region {region_id}: check gcore:projectId / "
+        f"gcore:regionId or the resource's project_id/region_id{also}"
+    )
+
+
 def _joined(text: str, hint: str | None) -> str:
     return f"{text}. {hint}" if hint else text
 
@@ -1366,16 +1393,22 @@ _NEVER_SENT: Final = (
 )
 
 
-def _transport_error(method: str, path: str, error: requests.RequestException) -> TransportError:
-    """A one-line reason for a requests failure, remembering whether anything was sent."""
+def _transport_error(
+    method: str, path: str, error: requests.RequestException, host: str, where: str
+) -> TransportError:
+    """A one-line reason for a requests failure, naming ``host`` / ``where`` (host:port, never
+    the key or a query) and what to check, and remembering whether anything was sent."""
     if isinstance(error, requests.ConnectTimeout):
-        reason = "could not connect (timed out)"
+        reason = (
+            f"could not connect to {where} (timed out): check the network, any firewall or "
+            "proxy in between, and gcore:baseUrl"
+        )
         sent = False
     elif isinstance(error, requests.ReadTimeout):
-        reason = "no answer before the read timeout (gcore:timeout)"
+        reason = f"no answer from {where} before the read timeout (gcore:timeout)"
         sent = True
     elif isinstance(error, requests.ConnectionError) and _refused(error):
-        reason = "could not connect (connection refused or host unreachable)"
+        reason = _connect_failure(error, host, where)
         sent = False
     elif isinstance(error, requests.exceptions.SSLError) and _certificate_refused(error):
         reason = "TLS handshake failed: the server's certificate is not trusted"
@@ -1385,8 +1418,14 @@ def _transport_error(method: str, path: str, error: requests.RequestException) -
         # one during the handshake: the request may have been sent.
         reason = "the TLS connection failed"
         sent = True
+    elif isinstance(error, requests.ConnectionError) and _read_timed_out(error):
+        reason = f"no answer from {where} before the read timeout (gcore:timeout)"
+        sent = True
     elif isinstance(error, requests.ConnectionError):
-        reason = "connection dropped before an answer came"
+        reason = (
+            f"the connection to {where} was dropped before an answer came (closed or reset "
+            "by the server or something in between)"
+        )
         sent = True
     elif isinstance(error, _NEVER_SENT):
         reason = f"the request could not be built ({type(error).__name__}); nothing was sent"
@@ -1394,23 +1433,55 @@ def _transport_error(method: str, path: str, error: requests.RequestException) -
     else:
         reason = type(error).__name__
         sent = True
+    if isinstance(error, requests.exceptions.SSLError):  # the TLS reasons above name no host
+        check = "; check gcore:baseUrl, or REQUESTS_CA_BUNDLE for a private CA" if not sent else ""
+        reason = f"{reason} ({where}{check})"
     return TransportError(method, path, reason, maybe_sent=sent)
 
 
-def _certificate_refused(error: requests.exceptions.SSLError) -> bool:
-    """True when certificate verification failed (during the handshake: nothing sent)."""
+def _connect_failure(error: requests.ConnectionError, host: str, where: str) -> str:
+    """Why no connection was made: the name did not resolve, nothing listens, or the
+    network has no way there."""
+    causes = list(_causes(error))
+    if any(isinstance(c, (NameResolutionError, socket.gaierror)) for c in causes):
+        return (
+            f"could not resolve host {host} (DNS): check the host name in gcore:baseUrl and "
+            "this machine's DNS"
+        )
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return (
+            f"could not connect to {where} (connection refused): nothing listens there; check "
+            "gcore:baseUrl (host and port)"
+        )
+    why = next((c.strerror for c in causes if isinstance(c, OSError) and c.strerror), None)
+    return (
+        f"could not connect to {where} ({why or 'host unreachable'}): check the network and "
+        "gcore:baseUrl"
+    )
+
+
+def _read_timed_out(error: requests.ConnectionError) -> bool:
+    """A GET's retries ended on read timeouts (requests reports that as a ConnectionError)."""
+    return any(isinstance(cause, ReadTimeoutError) for cause in _causes(error))
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and every exception it wraps (urllib3 nests them in ``reason`` and args)."""
     seen: set[int] = set()
     todo: list[Any] = [error]
     while todo:
         current = todo.pop()
-        if current is None or id(current) in seen:
+        if not isinstance(current, BaseException) or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, ssl.SSLCertVerificationError):
-            return True
+        yield current
         todo.extend([getattr(current, "reason", None), current.__cause__, current.__context__])
         todo.extend(arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException))
-    return False
+
+
+def _certificate_refused(error: requests.exceptions.SSLError) -> bool:
+    """True when certificate verification failed (during the handshake: nothing sent)."""
+    return any(isinstance(cause, ssl.SSLCertVerificationError) for cause in _causes(error))
 
 
 def _refused(error: requests.ConnectionError) -> bool:

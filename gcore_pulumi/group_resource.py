@@ -7,23 +7,50 @@ each rule is a ``SecurityGroupRule`` with ``group_id=group.id``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final, overload
 
 import pulumi
 import pulumi.dynamic
 
 from .group_provider import SecurityGroupProvider
-from .group_schema import GROUP_INPUT_KEYS, GROUP_OUTPUT_ONLY_KEYS
-from .resource import input_props
+from .group_schema import GROUP_INPUT_KEYS, GROUP_OUTPUT_ONLY_KEYS, unknown_input_reason
+from .resource import document_inputs, input_props, named_inputs
+
+_GROUP_INPUTS: Final = {
+    "name": "the group's name, 1..255 characters, not blank; instances attach groups by "
+    "name, and Gcore does not require it to be unique; changes in place",
+    "description": 'free text shown in the Gcore console, at most 255 characters; default ""; '
+    "changes in place",
+    "tags": 'user tags {"key": "value"}, keys and values 1..255 characters without spaces, '
+    "tabs, newlines or '='; default {}; Gcore's own read-only tags are left alone; changes "
+    "in place",
+    "project_id": "Gcore project id; default gcore:projectId, else GCORE_CLOUD_PROJECT_ID; "
+    "a change makes a new group",
+    "region_id": "Gcore region id; default gcore:regionId, else GCORE_CLOUD_REGION_ID; "
+    "a change makes a new group",
+}
+"""One line per group input, for help(): what it means, its values, default and changes."""
+
+_GROUP_CALL: Final = """\
+Declare it with the inputs as keywords, or as a SecurityGroupArgs second argument (not
+both); opts (by keyword) is a pulumi.ResourceOptions. Every input takes a pulumi.Input (a
+plain value or another resource's output). Rules are not inputs: declare each one as a
+SecurityGroupRule with group_id=<this group>.id."""
+
+_GROUP_OUTPUTS: Final = """\
+Outputs: every input in canonical form, plus id (the group's uuid, also the resource id),
+region (the region's name), revision_number (goes up whenever the group or its rules
+change), created_at and updated_at (Gcore's times)."""
 
 
 class SecurityGroupArgs:
-    """Inputs of a ``SecurityGroup``; every one accepts a ``pulumi.Input``.
+    """Inputs of a ``SecurityGroup``, each a ``pulumi.Input``.
 
     ``name``, ``description`` and ``tags`` change in place; ``project_id`` and ``region_id``
     make a new group.
     """
 
+    @named_inputs("SecurityGroupArgs", unknown_input_reason)
     def __init__(
         self,
         *,
@@ -33,18 +60,12 @@ class SecurityGroupArgs:
         project_id: pulumi.Input[int] | None = None,
         region_id: pulumi.Input[int] | None = None,
     ) -> None:
+        # What each one means: _GROUP_INPUTS, shown by help(SecurityGroupArgs).
         self.name = name
-        """The group's name (instances refer to groups by name; Gcore does not require it to
-        be unique)."""
         self.description = description
-        """Free text shown in the Gcore console (255 characters at most); default ``""``."""
         self.tags = tags
-        """User tags, ``{"key": "value"}``: keys and values 1..255 characters, without spaces,
-        tabs, newlines or ``=``. Tags Gcore sets itself (read-only) are left alone."""
         self.project_id = project_id
-        """Gcore project id; omitted: ``gcore:projectId`` / ``GCORE_CLOUD_PROJECT_ID``."""
         self.region_id = region_id
-        """Gcore region id; omitted: ``gcore:regionId`` / ``GCORE_CLOUD_REGION_ID``."""
 
     def to_props(self) -> dict[str, Any]:
         """The inputs as the dynamic resource's property bag."""
@@ -78,6 +99,30 @@ class SecurityGroup(pulumi.dynamic.Resource, module="gcore", name="SecurityGroup
     updated_at: pulumi.Output[str | None]
     """When Gcore last changed the group."""
 
+    @overload
+    def __init__(
+        self,
+        resource_name: str,
+        args: SecurityGroupArgs,
+        *,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        resource_name: str,
+        args: None = None,
+        *,
+        name: pulumi.Input[str],
+        description: pulumi.Input[str] | None = None,
+        tags: pulumi.Input[dict[str, pulumi.Input[str]]] | None = None,
+        project_id: pulumi.Input[int] | None = None,
+        region_id: pulumi.Input[int] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None: ...
+
+    @named_inputs("SecurityGroup", unknown_input_reason)
     def __init__(
         self,
         resource_name: str,
@@ -123,3 +168,13 @@ class SecurityGroup(pulumi.dynamic.Resource, module="gcore", name="SecurityGroup
             group, SecurityGroupProvider(), resource_name, props, merged
         )
         return group
+
+
+document_inputs(
+    SecurityGroup,
+    SecurityGroupArgs,
+    _GROUP_INPUTS,
+    _GROUP_CALL,
+    _GROUP_OUTPUTS,
+    opts_keyword_only=True,
+)

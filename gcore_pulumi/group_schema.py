@@ -135,7 +135,7 @@ def check_group_inputs(news: Mapping[str, Any], defaults: Defaults) -> CheckOutc
     Unknown values (preview) are kept as they are. Omitted ``description`` becomes "",
     omitted ``tags`` {}, omitted ``project_id``/``region_id`` the configured default.
     """
-    values, failures = parse_inputs(news, _PARSERS, _unknown_key_reason)
+    values, failures = parse_inputs(news, _PARSERS, unknown_input_reason)
     if values.get("name") is None:
         failures.append(("name", "name is required: the security group's name"))
     if values.get("description") is None:
@@ -146,7 +146,9 @@ def check_group_inputs(news: Mapping[str, Any], defaults: Defaults) -> CheckOutc
     return CheckOutcome(inputs=values, failures=failures)
 
 
-def _unknown_key_reason(key: str) -> str:
+def unknown_input_reason(key: str) -> str:
+    """Why ``key`` is refused, naming the nearest input (or ``SecurityGroupRule`` for rules):
+    at check, and for an unknown keyword of ``SecurityGroup`` / ``SecurityGroupArgs``."""
     if key in GROUP_OUTPUT_ONLY_KEYS:
         return f"{key!r} is an output set by Gcore, not an input; remove it"
     close = difflib.get_close_matches(key, GROUP_INPUT_KEYS, n=1, cutoff=0.5)

@@ -7,15 +7,20 @@ HTTP work in the provider process.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import typing
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Final, ParamSpec, overload
 
 import pulumi
 import pulumi.dynamic
 
 from .enums import Direction, Ethertype, Protocol
 from .provider import SecurityGroupRuleProvider
-from .schema import INPUT_KEYS, OUTPUT_ONLY_KEYS
+from .schema import INPUT_KEYS, OUTPUT_ONLY_KEYS, unknown_input_reason
+
+_P = ParamSpec("_P")
 
 
 class _Args(typing.Protocol):
@@ -49,13 +54,135 @@ def input_props(
     return props
 
 
+# --- what help() and a misspelt keyword show ----------------------------------------------
+#
+# Python's own messages name the SDK's parameters (``provider``, ``props``) or just say
+# "unexpected keyword argument". Each resource and Args ``__init__`` is wrapped by
+# ``named_inputs``: an unknown keyword gets the check-time reason (with its "did you mean"),
+# and help() / inspect.signature show the real call, required inputs without a default.
+
+
+def named_inputs(
+    type_name: str, unknown_reason: Callable[[str], str]
+) -> Callable[[Callable[_P, None]], Callable[_P, None]]:
+    """Wrap an ``__init__`` whose inputs are keyword-only: an unknown keyword raises a
+    ``TypeError`` saying ``unknown_reason(key)`` (the check-time reason, with its "did you
+    mean"), and a required input left out (an Args class) one naming it."""
+
+    def wrap(init: Callable[_P, None]) -> Callable[_P, None]:
+        params = inspect.signature(init).parameters
+
+        @functools.wraps(init)
+        def checked(*args: _P.args, **kwargs: _P.kwargs) -> None:
+            unknown = [key for key in kwargs if key not in params]
+            if unknown:
+                raise TypeError(unknown_reason(unknown[0]))
+            missing = [
+                p.name
+                for p in params.values()
+                if p.kind is p.KEYWORD_ONLY and p.default is p.empty and p.name not in kwargs
+            ]
+            if missing:
+                raise TypeError(f"{type_name}: missing required input {' and '.join(missing)}")
+            init(*args, **kwargs)
+
+        return checked
+
+    return wrap
+
+
+def document_inputs(
+    resource: type,
+    args: type,
+    meanings: Mapping[str, str],
+    call: str,
+    outputs: str,
+    *,
+    opts_keyword_only: bool = False,
+) -> None:
+    """Make help() on ``resource`` and ``args`` show what they take: the class docstrings get
+    the call forms, one line per input (``meanings``) and the outputs; the resource's
+    ``__init__`` the real signature (not the SDK's ``provider, name, props``, and required
+    inputs without a default) and a docstring of its own instead of the SDK's."""
+    kinds = inspect.Parameter
+    init: Any = vars(resource)["__init__"]
+    args_init: Any = vars(args)["__init__"]
+    inputs = [
+        p for p in inspect.signature(args_init).parameters.values() if p.kind is p.KEYWORD_ONLY
+    ]
+    lines = "\n".join(
+        f"  {p.name}{' (required)' if p.default is p.empty else ''}: {meanings[p.name]}"
+        for p in inputs
+    )
+    section = f"Inputs:\n{lines}"
+    resource.__doc__ = (
+        f"{inspect.cleandoc(resource.__doc__ or '')}\n\n{call}\n\n{section}\n\n{outputs}"
+    )
+    args.__doc__ = f"{inspect.cleandoc(args.__doc__ or '')}\n\n{section}"
+    opts = inspect.Parameter(
+        "opts",
+        kinds.KEYWORD_ONLY if opts_keyword_only else kinds.POSITIONAL_OR_KEYWORD,
+        default=None,
+        annotation="pulumi.ResourceOptions | None",
+    )
+    head = [
+        inspect.Parameter("self", kinds.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter("resource_name", kinds.POSITIONAL_OR_KEYWORD, annotation="str"),
+        inspect.Parameter(
+            "args", kinds.POSITIONAL_OR_KEYWORD, default=None, annotation=f"{args.__name__} | None"
+        ),
+    ]
+    params = [*head, *inputs, opts] if opts_keyword_only else [*head, opts, *inputs]
+    init.__signature__ = inspect.Signature(params, return_annotation="None")
+    init.__doc__ = (
+        f"Declare a {resource.__name__} named resource_name (unique in the stack); "
+        f"its inputs are listed in help({resource.__name__})."
+    )
+    args_init.__doc__ = f"The inputs of a {resource.__name__}, by keyword (listed above)."
+
+
+_RULE_INPUTS: Final = {
+    "group_id": "id (uuid) of the security group that gets the rule",
+    "direction": "'ingress' (traffic to the group's instances) or 'egress' (from them); Direction",
+    "ethertype": "'IPv4' or 'IPv6' (Ethertype); default: the family of remote_ip_prefix, else IPv4",
+    "protocol": "'tcp', 'udp', 'icmp', 'ipv6-icmp', 'sctp'... (Protocol); default 'any' "
+    "(every protocol)",
+    "port_range_min": "first port, 1..65535 (tcp, udp, sctp, dccp, udplite), or the ICMP "
+    "type 0..255 (icmp); default none: every port",
+    "port_range_max": "last port (equal to port_range_min for one port), or the ICMP code "
+    "0..255; default none",
+    "remote_ip_prefix": "peer network in CIDR form (a bare address means /32 or /128); "
+    "default none: any address",
+    "remote_group_id": "peer security group (a version-4 uuid): allow its members' "
+    "addresses; not with remote_ip_prefix",
+    "description": 'free text shown in the Gcore console, at most 255 characters; default ""',
+    "project_id": "Gcore project id; default gcore:projectId, else GCORE_CLOUD_PROJECT_ID",
+    "region_id": "Gcore region id; default gcore:regionId, else GCORE_CLOUD_REGION_ID",
+    "adopt_existing": "take over an identical existing rule instead of failing with a "
+    "409 (changes nothing at Gcore); default False",
+}
+"""One line per rule input, for help(): what it means, its values and its default."""
+
+_RULE_CALL: Final = """\
+Declare it with the inputs as keywords, or as a SecurityGroupRuleArgs second argument (not
+both); opts is a pulumi.ResourceOptions. Every input takes a pulumi.Input (a plain value or
+another resource's output; enums or plain strings). A change to any input but
+adopt_existing replaces the rule: Gcore cannot edit a rule in place."""
+
+_RULE_OUTPUTS: Final = """\
+Outputs: every input in canonical form, plus id (the rule's uuid, also the resource id),
+revision_number (stays 0), security_group_id (the group id as Gcore reports it),
+created_at and updated_at (Gcore's times)."""
+
+
 class SecurityGroupRuleArgs:
-    """Inputs of a ``SecurityGroupRule``; every one accepts a ``pulumi.Input``.
+    """Inputs of a ``SecurityGroupRule``, each a ``pulumi.Input``.
 
     Every input forces replacement when it changes (Gcore cannot edit a rule in place),
     except ``adopt_existing``.
     """
 
+    @named_inputs("SecurityGroupRuleArgs", unknown_input_reason)
     def __init__(
         self,
         *,
@@ -72,31 +199,19 @@ class SecurityGroupRuleArgs:
         region_id: pulumi.Input[int] | None = None,
         adopt_existing: pulumi.Input[bool] | None = None,
     ) -> None:
+        # What each one means: _RULE_INPUTS, shown by help(SecurityGroupRuleArgs).
         self.group_id = group_id
-        """Id (uuid) of the security group that gets the rule."""
         self.direction = direction
-        """``ingress`` (traffic to the instance) or ``egress`` (traffic from it)."""
         self.ethertype = ethertype
-        """``IPv4`` or ``IPv6``; omitted: the family of ``remote_ip_prefix``, else IPv4."""
         self.protocol = protocol
-        """IP protocol (``tcp``, ``udp``, ``icmp``...); omitted: ``any`` (all protocols)."""
         self.port_range_min = port_range_min
-        """First port (tcp/udp/sctp/dccp/udplite, 1..65535), or the ICMP type (0..255)."""
         self.port_range_max = port_range_max
-        """Last port (equal to ``port_range_min`` for one port), or the ICMP code (0..255)."""
         self.remote_ip_prefix = remote_ip_prefix
-        """Peer network in CIDR form (a bare address means /32 or /128); omitted: any."""
         self.remote_group_id = remote_group_id
-        """Peer security group (its members' addresses); excludes ``remote_ip_prefix``."""
         self.description = description
-        """Free text shown in the Gcore console (255 characters at most); default ``""``."""
         self.project_id = project_id
-        """Gcore project id; omitted: ``gcore:projectId`` / ``GCORE_CLOUD_PROJECT_ID``."""
         self.region_id = region_id
-        """Gcore region id; omitted: ``gcore:regionId`` / ``GCORE_CLOUD_REGION_ID``."""
         self.adopt_existing = adopt_existing
-        """Take over an identical existing rule instead of failing with a conflict
-        (the way to bring existing rules under management; ``destroy`` then deletes it)."""
 
     def to_props(self) -> dict[str, Any]:
         """The inputs as the dynamic resource's property bag."""
@@ -106,8 +221,7 @@ class SecurityGroupRuleArgs:
 class SecurityGroupRule(pulumi.dynamic.Resource, module="gcore", name="SecurityGroupRule"):
     """One rule of a Gcore security group (type ``pulumi-python:dynamic/gcore:SecurityGroupRule``).
 
-    The resource id is the rule's uuid. Give the inputs by keyword, or as a
-    ``SecurityGroupRuleArgs`` second argument.
+    The resource id is the rule's uuid.
     """
 
     group_id: pulumi.Output[str]
@@ -143,6 +257,36 @@ class SecurityGroupRule(pulumi.dynamic.Resource, module="gcore", name="SecurityG
     updated_at: pulumi.Output[str | None]
     """When Gcore last changed the rule."""
 
+    @overload
+    def __init__(
+        self,
+        resource_name: str,
+        args: SecurityGroupRuleArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        resource_name: str,
+        args: None = None,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        group_id: pulumi.Input[str],
+        direction: pulumi.Input[Direction | str],
+        ethertype: pulumi.Input[Ethertype | str] | None = None,
+        protocol: pulumi.Input[Protocol | str] | None = None,
+        port_range_min: pulumi.Input[int] | None = None,
+        port_range_max: pulumi.Input[int] | None = None,
+        remote_ip_prefix: pulumi.Input[str] | None = None,
+        remote_group_id: pulumi.Input[str] | None = None,
+        description: pulumi.Input[str] | None = None,
+        project_id: pulumi.Input[int] | None = None,
+        region_id: pulumi.Input[int] | None = None,
+        adopt_existing: pulumi.Input[bool] | None = None,
+    ) -> None: ...
+
+    @named_inputs("SecurityGroupRule", unknown_input_reason)
     def __init__(
         self,
         resource_name: str,
@@ -206,3 +350,6 @@ class SecurityGroupRule(pulumi.dynamic.Resource, module="gcore", name="SecurityG
             rule, SecurityGroupRuleProvider(), resource_name, props, merged
         )
         return rule
+
+
+document_inputs(SecurityGroupRule, SecurityGroupRuleArgs, _RULE_INPUTS, _RULE_CALL, _RULE_OUTPUTS)

@@ -282,7 +282,7 @@ def check_inputs(news: Mapping[str, Any], defaults: Defaults) -> CheckOutcome:
     Unknown values (preview) are kept as they are and skipped by every rule that needs
     them, so the rest is still checked.
     """
-    values, failures = parse_inputs(news, _FIELD_PARSERS, _unknown_key_reason)
+    values, failures = parse_inputs(news, _FIELD_PARSERS, unknown_input_reason)
     bad = {key for key, _ in failures}
     _fill_defaults(values, defaults, failures)
     failures.extend(_cross_field_failures(values, bad))
@@ -333,7 +333,9 @@ def fill_place(values: dict[str, Any], defaults: Defaults, failures: list[tuple[
                 values[key] = fallback
 
 
-def _unknown_key_reason(key: str) -> str:
+def unknown_input_reason(key: str) -> str:
+    """Why ``key`` is refused, naming the nearest input: at check, and for an unknown keyword
+    of ``SecurityGroupRule`` / ``SecurityGroupRuleArgs`` when the program runs."""
     close = difflib.get_close_matches(key, INPUT_KEYS, n=1, cutoff=0.5)
     if key in OUTPUT_ONLY_KEYS:
         return f"{key!r} is an output set by Gcore, not an input; remove it"

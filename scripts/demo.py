@@ -1,4 +1,5 @@
-"""The demo behind ``scripts/demo``: run the examples/basic program with the Pulumi CLI.
+"""The demo behind ``scripts/demo``: run the examples/basic program with the Pulumi CLI, or,
+where there is no Pulumi CLI, with the project's built-in engine driver.
 
 By default everything is local and throwaway: the Gcore API emulator
 (``python -m gcore_pulumi.testing``) runs as a subprocess, the stack lives in a file backend
@@ -22,6 +23,12 @@ set::
 with the key taken from GCORE_API_KEY. The rules are created in that group and deleted again
 at the end. The API key is never printed.
 
+Without ``pulumi`` on PATH the demo says so first, then runs the same program with the same
+stack config through the project's built-in engine driver (``gcore_pulumi.testing.runner``,
+also ``python -m gcore_pulumi.testing run``): plan, create, the rules the API holds, refresh,
+destroy, and the rules again. That driver is not the Pulumi CLI and keeps no stack state.
+``--emulator-log FILE`` writes the emulator's request log (one line per request) to FILE.
+
 The CLI must be 3.139 or newer (older ones do not pass stack config to dynamic providers);
 that is checked with ``pulumi version`` before anything starts. Every pulumi call gets
 ``PULUMI_PYTHON_CMD`` set to the interpreter running this script (the project's .venv), so the
@@ -31,8 +38,8 @@ Ctrl-C while pulumi runs lets pulumi cancel cleanly: the demo waits for it (forw
 signal when pulumi did not get it from the terminal), then destroys the stack, removes it and
 exits 130. pulumi is never killed.
 
-Exit status: 0 done, 1 a pulumi step failed, 2 usage error or no usable Pulumi CLI,
-130 interrupted (after cleaning up).
+Exit status: 0 done, 1 a step failed, 2 usage error or an unusable Pulumi CLI (older than 3.139),
+130 interrupted (after cleaning up: destroying what was created).
 """
 
 from __future__ import annotations
@@ -86,6 +93,17 @@ or, on Linux and macOS:
 then put it on PATH (the installer uses ~/.pulumi/bin) and run scripts/demo again.
 Everything else (lint, types, the provider against the emulator) is checked without
 the CLI by scripts/test."""
+NO_CLI_NOTICE = f"""\
+scripts/demo: the Pulumi CLI (`pulumi`) was not found on PATH.
+This run uses the project's built-in engine driver instead (python -m gcore_pulumi.testing run):
+the same program and provider, but it is NOT the Pulumi CLI and keeps no stack state
+(everything it creates is deleted again at the end).
+For the real thing, install the Pulumi CLI: see {INSTALL_URL}
+or, on Linux and macOS:
+
+    {INSTALL_COMMAND}
+
+then put it on PATH (the installer uses ~/.pulumi/bin) and run scripts/demo again."""
 
 
 class DemoError(Exception):
@@ -116,11 +134,25 @@ def warn(text: str) -> None:
 
 
 class EmulatorProcess:
-    """``python -m gcore_pulumi.testing`` as a child process, stopped by :meth:`stop`."""
+    """``python -m gcore_pulumi.testing`` as a child process, stopped by :meth:`stop`.
 
-    def __init__(self, api_key: str, groups: Sequence[str]) -> None:
+    ``log``: a file for the emulator's request log (``--log``). ``new_session``: start it in a
+    session of its own, so that a Ctrl-C at the terminal does not stop it before the rules
+    are deleted.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        groups: Sequence[str],
+        *,
+        log: str | None = None,
+        new_session: bool = False,
+    ) -> None:
         self._api_key = api_key
         self._groups = list(groups)
+        self._log = log
+        self._new_session = new_session
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -132,15 +164,19 @@ class EmulatorProcess:
         # The key reaches the emulator through its environment, not its command line, and
         # no other GCORE_* variable leaks in from the caller's shell.
         env = {k: v for k, v in os.environ.items() if not k.startswith("GCORE_")}
-        env["GCORE_API_KEY"] = self._api_key
+        env["GCORE_EMULATOR_API_KEY"] = self._api_key
         command = [sys.executable, "-m", "gcore_pulumi.testing", "--port", "0"]
         command += ["--host", "127.0.0.1"]
         for name in self._groups:
             command += ["--group", name]
-        # In a session of its own: the terminal's Ctrl-C is for pulumi (which then cancels);
-        # the emulator must stay up for the cleanup's `pulumi destroy`. stop() ends it.
+        if self._log is not None:
+            command += ["--log", self._log]
         self._proc = subprocess.Popen(
-            command, stdout=subprocess.PIPE, env=env, cwd=REPO, start_new_session=True
+            command,
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd=REPO,
+            start_new_session=self._new_session,
         )
         line = self._read_line(timeout)
         try:
@@ -539,6 +575,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--ssh-cidr", metavar="CIDR", help="network allowed to use SSH (default 203.0.113.0/24)"
     )
+    parser.add_argument(
+        "--emulator-log",
+        metavar="FILE",
+        help="append the emulator's request log (one line per request: METHOD PATH STATUS) "
+        "to FILE; not with --real",
+    )
     return parser
 
 
@@ -656,11 +698,108 @@ def run(target: Target, pulumi_path: str, ssh_cidr: str | None) -> int:
         return run_stack(Pulumi(pulumi_path, env, interrupts), target, ssh_cidr, state_dir)
 
 
+# --- without the Pulumi CLI: the project's built-in engine driver -------------------------
+
+
+def run_without_cli(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Say that there is no CLI and what runs instead, then run the program with the runner:
+    against real Gcore with --real, else against an emulator started here."""
+    say(NO_CLI_NOTICE + "\n")
+    if args.real:
+        target = real_target(args, parser)
+        say(
+            f"Real Gcore at {target.base_url}: rules go into security group "
+            f"{target.group_id} (project {target.project_id}, region {target.region_id}) "
+            "and are deleted again at the end."
+        )
+        return drive_program(target, args.ssh_cidr)
+
+    api_key = secrets.token_urlsafe(24)
+    emulator = EmulatorProcess(api_key, [GROUP_NAME], log=args.emulator_log, new_session=True)
+    try:
+        info = emulator.start()
+        target = Target(
+            base_url=str(info["base_url"]),
+            api_key=api_key,
+            project_id=int(info.get("project_id", 1)),
+            region_id=int(info.get("region_id", 1)),
+            group_id=str(info["groups"][GROUP_NAME]),
+            real=False,
+        )
+        say(
+            f"Gcore API emulator (pid {emulator.pid}) at {target.base_url}, "
+            f"security group {GROUP_NAME!r}: {target.group_id}\n"
+        )
+        return drive_program(target, args.ssh_cidr)
+    except DemoError as exc:
+        warn(f"scripts/demo: {exc}")
+        return EXIT_FAILED
+    finally:
+        emulator.stop()
+
+
+def drive_program(target: Target, ssh_cidr: str | None) -> int:
+    """The program through the runner, with the stack config the CLI path sets; the rules
+    the API holds are shown after up and again after the destroy."""
+    from gcore_pulumi.testing import runner  # the Pulumi SDK: only on this path
+
+    config = {
+        "gcore:baseUrl": target.base_url,
+        # Also for --real (where the CLI path leaves the key in GCORE_API_KEY): as a secret
+        # config value it is the same key, and the runner keeps it out of its output.
+        "gcore:apiKey": target.api_key,
+        "gcore:projectId": str(target.project_id),
+        "gcore:regionId": str(target.region_id),
+        "securityGroupId": target.group_id,
+    }
+    if ssh_cidr:
+        config["sshCidr"] = ssh_cidr
+    env = dict(os.environ)
+    if not target.real:
+        # As on the CLI path: emulator runs never see the caller's Gcore settings, and the
+        # loopback emulator is reached without a proxy.
+        env = {k: v for k, v in env.items() if not k.startswith("GCORE_")}
+        no_proxy = ",".join(filter(None, [env.get("NO_PROXY") or env.get("no_proxy"), "127.0.0.1"]))
+        env["NO_PROXY"] = env["no_proxy"] = no_proxy
+
+    def after_step(step: str, report: runner.RunReport) -> None:
+        if step == "up":
+            say("\n== What the API holds now")
+            show_rules(target)
+
+    report = runner.run(
+        REPO,
+        stack=STACK,
+        config=config,
+        secret_keys=["gcore:apiKey"],
+        env=env,
+        after_step=after_step,
+    )
+    if report.status != EXIT_OK:
+        return report.status
+    say("\n== What the API holds after the destroy")
+    try:
+        show_rules(target)
+    except DemoError as exc:
+        warn(f"scripts/demo: {exc}")
+        return EXIT_FAILED
+    say(
+        "\nDemo finished (without the Pulumi CLI): the rules were created, shown, "
+        "refreshed and deleted again."
+    )
+    return EXIT_OK
+
+
+# --- main -----------------------------------------------------------------------------
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.real and (args.group or args.project_id or args.region_id):
         parser.error("--group, --project-id and --region-id are for --real runs only")
+    if args.real and args.emulator_log:
+        parser.error("--emulator-log is for emulator runs only (--real uses no emulator)")
 
     config_file = REPO / f"Pulumi.{STACK}.yaml"
     if config_file.exists():
@@ -670,11 +809,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_USAGE
 
+    # No Pulumi CLI: the built-in engine driver runs the program (see run_without_cli).
+    pulumi_path = shutil.which("pulumi")
+    if pulumi_path is None:
+        return run_without_cli(args, parser)
+
     real = real_target(args, parser) if args.real else None
     # The CLI is checked before the emulator starts or anything is created.
-    pulumi_path = find_pulumi()
-    if pulumi_path is None:
-        return EXIT_USAGE
     problem = cli_version_problem(pulumi_path)
     if problem is not None:
         warn(f"scripts/demo: {problem}")
@@ -689,7 +830,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(real, pulumi_path, args.ssh_cidr)
 
     api_key = secrets.token_urlsafe(24)
-    emulator = EmulatorProcess(api_key, [GROUP_NAME])
+    # In a session of its own: the terminal's Ctrl-C is for pulumi (which then cancels), and
+    # the emulator must stay up for the cleanup's `pulumi destroy`.
+    emulator = EmulatorProcess(api_key, [GROUP_NAME], log=args.emulator_log, new_session=True)
     try:
         info = emulator.start()
         group_id = info["groups"][GROUP_NAME]

@@ -7,27 +7,57 @@ Prints exactly one line of JSON to stdout once the server accepts connections::
     {"base_url": "http://127.0.0.1:8080", "groups": {"web": "<uuid>", "db": "<uuid>"},
      "project_id": 1, "region_id": 1}
 
-and serves until SIGTERM or SIGINT, then exits 0. The API key comes from ``--api-key``, else
-the ``GCORE_API_KEY`` environment variable, else ``test-api-key``; it is never printed.
+and serves until SIGTERM or SIGINT, then exits 0.
+
+The accepted API key comes from ``--api-key``, else the ``GCORE_EMULATOR_API_KEY`` environment
+variable, else is ``test-api-key``; ``GCORE_API_KEY`` (a real Gcore key, often exported) is
+never used. On start, stderr says which key is accepted: its value when it is the default or
+came from ``--api-key``, only the variable's name when it came from
+``GCORE_EMULATOR_API_KEY``; and, when ``GCORE_API_KEY`` is set to something else, that the
+emulator ignores it (its value is never printed).
+
 Faults come from ``--fault`` (repeatable) and from ``GCORE_EMULATOR_FAULTS`` (specs separated
-by ``;``); the seed from ``--seed`` or ``GCORE_EMULATOR_SEED``. ``--task-delay`` sets how long
-asynchronous (v2) tasks take, ``--duplicate-mode`` how a duplicate v2 rule is refused.
+by ``;``); a spec that would never do anything is refused. The seed comes from ``--seed`` or
+``GCORE_EMULATOR_SEED``. ``--task-delay`` sets how long asynchronous (v2) tasks take,
+``--duplicate-mode`` how a duplicate v2 rule is refused.
+
+Exit status: 0 after SIGTERM or SIGINT, 1 when it cannot listen on ``--host``/``--port``
+(one line on stderr: a busy port, an address that is not this machine's), 2 when the command
+line or an environment variable is wrong.
+
+``--log FILE`` (``-`` for stderr) appends one line per request received, as it is answered:
+``METHOD PATH STATUS`` (the path with its query; STATUS ``-`` when the connection was dropped
+unanswered; `` fault=KIND`` appended when a fault was injected). The API key is never written.
+
+``python -m gcore_pulumi.testing run PROGRAM_DIR [options]`` is another command: it runs a
+Pulumi program without the Pulumi CLI (see :mod:`gcore_pulumi.testing.runner`).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import signal
+import socket
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import FrameType
+from typing import TextIO
 
-from gcore_pulumi.testing.emulator import GcoreEmulator
-from gcore_pulumi.testing.faults import ALL_FAULT_KINDS, parse_fault_spec
+from gcore_pulumi.testing.emulator import GcoreEmulator, RequestRecord
+from gcore_pulumi.testing.faults import ALL_FAULT_KINDS, FAULT_METHODS, parse_fault_spec
 from gcore_pulumi.testing.service import DUPLICATE_MODES
+
+PROG = "python -m gcore_pulumi.testing"
+DEFAULT_API_KEY = "test-api-key"
+#: Where a caller that keeps the key off the command line puts it.
+API_KEY_VARIABLE = "GCORE_EMULATOR_API_KEY"
+#: Where the provider (and Gcore users) keep a real key: never the emulator's.
+PROVIDER_KEY_VARIABLE = "GCORE_API_KEY"
+FAULTS_VARIABLE = "GCORE_EMULATOR_FAULTS"
 
 
 def _fault_spec(text: str) -> str:
@@ -36,6 +66,28 @@ def _fault_spec(text: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+def _api_key(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 0-65535, got {text!r}")
+    return value
+
+
+def _host(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty; use 127.0.0.1 for this machine")
+    return text.strip()
 
 
 def _seconds(text: str) -> float:
@@ -52,16 +104,25 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line parser (separate so it can be tested and documented)."""
     parser = argparse.ArgumentParser(
         prog="python -m gcore_pulumi.testing",
-        description="Serve a local emulator of the Gcore Cloud API for security group rules.",
+        description="Serve a local emulator of the Gcore Cloud API for security group rules. "
+        "It speaks plain http (no TLS): point gcore:baseUrl at the http:// base_url it prints.",
+        epilog=f"environment: {API_KEY_VARIABLE} (the key, if no --api-key), {FAULTS_VARIABLE} "
+        "(fault specs separated by ';'), GCORE_EMULATOR_SEED; "
+        f"{PROVIDER_KEY_VARIABLE} is never used. Exit status: 0 when stopped by SIGTERM or "
+        "SIGINT, 1 when it cannot listen on --host/--port, 2 for a bad command line.",
     )
     parser.add_argument(
-        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+        "--host", type=_host, default="127.0.0.1", help="address to bind (default: %(default)s)"
     )
-    parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one")
+    parser.add_argument(
+        "--port", type=_port, default=0, help="port to bind; 0 picks a free one (the default)"
+    )
     parser.add_argument(
         "--api-key",
+        type=_api_key,
         default=None,
-        help="accepted API key (default: $GCORE_API_KEY, else test-api-key)",
+        help=f"the API key to accept (default: ${API_KEY_VARIABLE}, else {DEFAULT_API_KEY}; "
+        f"${PROVIDER_KEY_VARIABLE} is never used)",
     )
     parser.add_argument(
         "--group",
@@ -70,8 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="create a security group with this name (repeatable; default: one named 'default')",
     )
-    parser.add_argument("--project-id", type=int, default=1)
-    parser.add_argument("--region-id", type=int, default=1)
+    parser.add_argument(
+        "--project-id", type=int, default=1, help="project of the groups (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--region-id", type=int, default=1, help="region of the groups (default: %(default)s)"
+    )
     parser.add_argument(
         "--fault",
         action="append",
@@ -80,8 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KIND[:METHOD[:PROBABILITY[:PARAM]]]",
         help="inject a fault (repeatable); KIND is one of "
         + ", ".join(ALL_FAULT_KINDS)
-        + "; METHOD may be '*'; PARAM is Retry-After for 429, the delay in seconds for slow, "
-        "the status (301, 302, 303, 307, 308) for redirect",
+        + "; METHOD is "
+        + ", ".join(FAULT_METHODS)
+        + " (any case) or * for any (the default); PROBABILITY is more than 0 and at most 1 "
+        "(default 1); PARAM is the Retry-After of 429 (whole seconds, an HTTP date or none; "
+        "default 1), the delay in seconds of slow (required), the status of redirect (301, "
+        "302, 303, 307 or 308; default 308); no other kind takes one. A spec that would never "
+        "do anything is refused",
     )
     parser.add_argument(
         "--task-delay",
@@ -98,21 +168,57 @@ def build_parser() -> argparse.ArgumentParser:
         "in ERROR (default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=None, help="seed for faults and ids")
+    parser.add_argument(
+        "--log",
+        metavar="FILE",
+        default=None,
+        help="write one line per request received (METHOD PATH STATUS) to FILE, '-' for "
+        "stderr; the API key is never written",
+    )
     return parser
 
 
+def log_line(record: RequestRecord) -> str:
+    """The ``--log`` line of one request: ``METHOD PATH STATUS[ fault=KIND]``."""
+    status = "-" if record.status is None else str(record.status)
+    fault = "" if record.fault is None else f" fault={record.fault}"
+    return f"{record.method} {record.path} {status}{fault}\n"
+
+
+def _open_log(parser: argparse.ArgumentParser, name: str) -> TextIO:
+    if name == "-":
+        return sys.stderr
+    try:
+        return open(name, "a", encoding="utf-8", buffering=1)  # closed by main()
+    except OSError as exc:
+        parser.error(f"--log {name}: cannot open it for writing ({exc.strerror})")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse arguments, start the emulator, print its JSON line, serve until signalled."""
+    """Parse arguments, start the emulator, print its JSON line, serve until signalled.
+
+    A first argument ``run`` runs a Pulumi program instead (``runner.main``).
+    """
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["run"]:
+        from gcore_pulumi.testing.runner import main as run_main  # imports the Pulumi SDK
+
+        return run_main(arguments[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
-    api_key: str = args.api_key or os.environ.get("GCORE_API_KEY") or "test-api-key"
+    args = parser.parse_args(arguments)
+    api_key, key_lines = _accepted_key(args.api_key, os.environ)
     seed: int | None = args.seed
     if seed is None and os.environ.get("GCORE_EMULATOR_SEED"):
         try:
             seed = int(os.environ["GCORE_EMULATOR_SEED"])
         except ValueError:
             parser.error("GCORE_EMULATOR_SEED must be an integer")
-    specs = [s for s in os.environ.get("GCORE_EMULATOR_FAULTS", "").split(";") if s.strip()]
+    specs = [s for s in os.environ.get(FAULTS_VARIABLE, "").split(";") if s.strip()]
+    for spec in specs:
+        try:
+            parse_fault_spec(spec)
+        except ValueError as exc:
+            parser.error(f"{FAULTS_VARIABLE}: {exc}")
     specs += args.fault
 
     emulator = GcoreEmulator(
@@ -137,9 +243,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
+    log = None if args.log is None else _open_log(parser, args.log)
+    if log is not None:
+        stream = log
+
+        def write_line(record: RequestRecord) -> None:
+            stream.write(log_line(record))
+
+        emulator.on_request(write_line)
+
     names: list[str] = args.group if args.group else ["default"]
     groups = {name: emulator.create_group(args.project_id, args.region_id, name) for name in names}
-    emulator.start()
+    try:
+        emulator.start()
+    except OSError as exc:
+        sys.stderr.write(f"{PROG}: {_listen_error(exc, args.host, args.port)}\n")
+        return 1
+    for key_line in key_lines:
+        sys.stderr.write(f"{PROG}: {key_line}\n")
+    sys.stderr.flush()
     try:
         line = {
             "base_url": emulator.base_url,
@@ -153,7 +275,59 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
     finally:
         emulator.stop()
+        if log is not None and log is not sys.stderr:
+            log.close()
     return 0
+
+
+def _accepted_key(option: str | None, environ: Mapping[str, str]) -> tuple[str, list[str]]:
+    """The key the emulator accepts, and the stderr lines that say so.
+
+    A value is printed only when it is already on the command line or is the default; a
+    key from the environment is named by its variable only.
+    """
+    if option is not None:
+        key, lines = option, [f"accepting API key {option} (from --api-key)"]
+    elif environ.get(API_KEY_VARIABLE):
+        key = environ[API_KEY_VARIABLE]
+        lines = [f"accepting the API key in {API_KEY_VARIABLE} (its value is not printed)"]
+    else:
+        key = DEFAULT_API_KEY
+        lines = [
+            f"accepting API key {DEFAULT_API_KEY} (the default; --api-key or "
+            f"{API_KEY_VARIABLE} sets another)"
+        ]
+    provider_key = environ.get(PROVIDER_KEY_VARIABLE)
+    if provider_key and provider_key != key:
+        lines.append(
+            f"note: {PROVIDER_KEY_VARIABLE} is set in this shell and is NOT used by the "
+            "emulator; a provider run in this shell sends it (and gets 401) unless "
+            "gcore:apiKey is set in the stack config"
+        )
+    return key, lines
+
+
+def _listen_error(error: OSError, host: str, port: int) -> str:
+    """One line saying why the emulator cannot listen on ``host``:``port``, and what to do."""
+    if isinstance(error, socket.gaierror):
+        return (
+            f"cannot use --host {host}: not an IP address or a name this machine resolves "
+            f"({error.strerror}); use 127.0.0.1, ::1 or another address of this machine"
+        )
+    if error.errno == errno.EADDRINUSE:
+        return f"port {port} on {host} is already in use; pick another --port or 0 for a free one"
+    if error.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"cannot use --host {host}: not an address of this machine; use 127.0.0.1, ::1 "
+            "or one of its own addresses"
+        )
+    if error.errno == errno.EACCES:
+        return (
+            f"not allowed to listen on port {port} on {host} (ports below 1024 usually need "
+            "privileges); pick another --port or 0 for a free one"
+        )
+    reason = error.strerror or str(error)
+    return f"cannot listen on --host {host} --port {port} ({reason}); check both"
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -46,6 +46,25 @@ __all__ = ["ApiError", "GcoreEmulator", "RequestRecord"]
 
 _REDACTED = "***"
 _MAX_BODY = 1 << 20
+#: The first byte of a TLS record carrying a handshake (a ClientHello opens with one).
+_TLS_HANDSHAKE = 0x16
+#: The first byte of a TLS record's version (3.x for SSL 3.0 and every TLS version).
+_TLS_MAJOR = 0x03
+
+
+def _looks_like_tls(first: bytes) -> bool:
+    """True when a connection's first bytes are a TLS handshake record, not HTTP: 0x16 then
+    0x03 (0x16 alone is enough when only one byte has come; no HTTP request starts so)."""
+    return first[:1] == bytes([_TLS_HANDSHAKE]) and first[1:2] in (b"", bytes([_TLS_MAJOR]))
+
+
+def _http_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _stderr_line(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def _check_delay(seconds: float) -> float:
@@ -251,6 +270,27 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default stderr access log; the emulator keeps its own log."""
+
+    def handle_one_request(self) -> None:
+        """Read and answer one request, unless the client opened TLS (https://) here.
+
+        A TLS client cannot read an HTTP answer and its ClientHello is no request line, so
+        the connection is closed with a notice naming the fix instead of a garbled 400.
+        """
+        try:
+            first = self.rfile.peek(2)[:2]  # type: ignore[attr-defined]
+        except TimeoutError:
+            self.close_connection = True
+            return
+        if _looks_like_tls(first):
+            self.close_connection = True
+            self.emulator._notice(
+                "a client tried https:// on the emulator, which speaks plain http: use "
+                f"{_http_url(self.emulator.host, cast(_Server, self.server).server_port)} as "
+                "gcore:baseUrl"
+            )
+            return
+        super().handle_one_request()
 
     def do_GET(self) -> None:
         self._handle()
@@ -491,6 +531,10 @@ class GcoreEmulator:
     :attr:`task_delays`, :meth:`fail_tasks` and :meth:`finish_tasks` steer asynchronous
     tasks; :attr:`duplicate_mode` picks how a duplicate v2 rule is refused; :attr:`requests`
     shows what the client sent.
+
+    ``on_notice`` receives one line when a client misuses the emulator itself (today: a TLS
+    handshake, from an https:// base URL, on this plain http server); by default the line
+    goes to stderr.
     """
 
     def __init__(
@@ -503,8 +547,10 @@ class GcoreEmulator:
         task_delay: float = 0.05,
         task_delays: Mapping[str, float] | None = None,
         duplicate_mode: DuplicateMode = "409",
+        on_notice: Callable[[str], None] | None = None,
     ) -> None:
         self.api_key = api_key
+        self._on_notice = on_notice or _stderr_line
         self.host = host
         self.port = port
         self.faults = FaultInjector(seed)
@@ -515,11 +561,16 @@ class GcoreEmulator:
             duplicate_mode=check_duplicate_mode(duplicate_mode),
         )
         self._log: list[RequestRecord] = []
-        self._log_lock = threading.Lock()
+        self._log_lock = threading.RLock()  # reentrant: a listener may read the log
+        self._listeners: list[Callable[[RequestRecord], None]] = []
         self._router = Router(self._state)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._lifecycle = threading.Lock()
+
+    def _notice(self, text: str) -> None:
+        """Tell the person running the emulator about a client's mistake (one line)."""
+        self._on_notice(f"gcore emulator: {text}")
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> GcoreEmulator:
@@ -558,9 +609,7 @@ class GcoreEmulator:
         server = self._server
         if server is None:
             raise RuntimeError("the emulator is not running; call start() first")
-        port = server.server_address[1]
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{port}"
+        return _http_url(self.host, int(server.server_address[1]))
 
     def stack_config(self, project_id: int = 1, region_id: int = 1, **extra: str) -> dict[str, str]:
         """Stack config that points the provider at this emulator (for Configure, or for
@@ -782,6 +831,13 @@ class GcoreEmulator:
                 and (path_prefix is None or r.path.startswith(path_prefix))
             )
 
+    def on_request(self, listener: Callable[[RequestRecord], None]) -> None:
+        """Call ``listener`` with each request's record (redacted, as :attr:`requests` holds
+        it) as it is logged: in log order, from the server's threads, before the answer is
+        written, holding the log lock (so it may read the log too). It must not raise."""
+        with self._log_lock:
+            self._listeners.append(listener)
+
     def clear_log(self) -> None:
         """Forget the logged requests."""
         with self._log_lock:
@@ -806,3 +862,5 @@ class GcoreEmulator:
         )
         with self._log_lock:
             self._log.append(record)
+            for listener in self._listeners:
+                listener(record)

@@ -147,6 +147,7 @@ class CheckFailedError(EngineError):
         super().__init__("\n".join(lines))
         self.urn = urn
         self.failures = list(failures)
+        self.inputs = dict(values)
 
 
 # -------------------------------------------------------------------------------------- results
@@ -395,7 +396,9 @@ class ProviderProcess:
 
     `env` is the child's full environment (default: a copy of os.environ); PULUMI_PROJECT is
     added when absent, as the engine does. `cwd` is the child's working directory (the engine
-    uses the program's directory). Every ProviderProcess is a fresh process, as the CLI starts
+    uses the program's directory). `start_new_session=True` starts it in a session of its own,
+    so that a Ctrl-C at the terminal reaches only the caller, which can then still use the
+    process (to clean up). Every ProviderProcess is a fresh process, as the CLI starts
     one per command; the SDK caches each distinct `__provider`, configured once, for the life of
     the process.
 
@@ -417,6 +420,7 @@ class ProviderProcess:
         stack: str = "stack",
         rpc_timeout: float | None = 120.0,
         stop_timeout: float = 5.0,
+        start_new_session: bool = False,
     ) -> None:
         if isinstance(provider, str):
             self.serialized_provider: str = provider
@@ -438,6 +442,7 @@ class ProviderProcess:
         self.stop_timeout = stop_timeout
         self.stack = stack
         self.project = self.env["PULUMI_PROJECT"]
+        self.start_new_session = start_new_session
 
         self._lifecycle_lock = threading.RLock()
         self._configure_lock = threading.Lock()
@@ -494,6 +499,7 @@ class ProviderProcess:
                 stderr=subprocess.PIPE,
                 env=self.env,
                 cwd=self.cwd,
+                start_new_session=self.start_new_session,
             )
             assert self._proc.stdout is not None and self._proc.stderr is not None
             self._drains = [

@@ -14,8 +14,10 @@ replayed.
 
 from __future__ import annotations
 
+import email.utils
 import math
 import random
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from typing import Literal, get_args
 __all__ = [
     "ALL_FAULT_KINDS",
     "FAULT_KINDS",
+    "FAULT_METHODS",
     "PROXY_FAULT_KINDS",
     "REDIRECT_STATUSES",
     "Fault",
@@ -53,6 +56,8 @@ FAULT_KINDS: tuple[FaultKind, ...] = ALL_FAULT_KINDS[:7]
 #: Answers from something that is not Gcore (a proxy, a wrong base URL): they prove nothing
 #: about the resource. None of them handles the request.
 PROXY_FAULT_KINDS: tuple[FaultKind, ...] = ALL_FAULT_KINDS[7:]
+#: The methods a fault may be limited to (the ones the emulator serves).
+FAULT_METHODS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE")
 #: Statuses a ``redirect`` fault may answer with.
 REDIRECT_STATUSES: frozenset[int] = frozenset({301, 302, 303, 307, 308})
 #: Where a ``redirect`` points by default: the same path on a port nothing listens on.
@@ -135,7 +140,8 @@ class FaultInjector:
         redirect_status: int = 308,
         location: str = DEFAULT_REDIRECT_LOCATION,
     ) -> None:
-        """Add a rule. ``method``/``path_prefix`` None (or method ``*``) match everything.
+        """Add a rule. ``method``/``path_prefix`` None (or method ``*``) match everything;
+        a method is one of :data:`FAULT_METHODS`, in any case.
 
         ``retry_after`` is sent verbatim in the ``Retry-After`` header of a 429 (seconds or an
         HTTP date, or any text; None sends no header). ``delay`` is the sleep of a ``slow``
@@ -156,7 +162,7 @@ class FaultInjector:
             raise ValueError(f"schedule holds 1-based request positions, got {list(schedule)}")
         if not (math.isfinite(delay) and delay >= 0.0):
             raise ValueError(f"delay must be a finite number >= 0, got {delay!r}")
-        normalized_method = None if method in (None, "*") else str(method).upper()
+        normalized_method = _method(method)
         rule = _Rule(
             kind=kind,
             method=normalized_method,
@@ -173,15 +179,16 @@ class FaultInjector:
             self._rules.append(rule)
 
     def add_spec(self, spec: str) -> None:
-        """Add a rule written as ``KIND[:METHOD[:PROBABILITY[:PARAM]]]`` (see parse_fault_spec)."""
-        kind, method, probability, retry_after, delay = parse_fault_spec(spec)
+        """Add a rule written as ``KIND[:METHOD[:PROBABILITY[:PARAM]]]``; a spec that would
+        never do anything is refused with ``ValueError`` (see :func:`parse_fault_spec`)."""
+        parsed = _parse_spec(spec)
         self.add(
-            kind,
-            method=method,
-            probability=probability,
-            retry_after=retry_after,
-            delay=delay,
-            redirect_status=_redirect_status(spec) if kind == "redirect" else 308,
+            parsed.kind,
+            method=parsed.method,
+            probability=parsed.probability,
+            retry_after=parsed.retry_after,
+            delay=parsed.delay,
+            redirect_status=parsed.redirect_status,
         )
 
     def clear(self) -> None:
@@ -226,62 +233,127 @@ class FaultInjector:
             )
 
 
+@dataclass(frozen=True)
+class _Spec:
+    """A parsed ``KIND[:METHOD[:PROBABILITY[:PARAM]]]``: the arguments of one :meth:`add`."""
+
+    kind: FaultKind
+    method: str | None
+    probability: float
+    retry_after: str | None
+    delay: float
+    redirect_status: int
+
+
 def parse_fault_spec(
     spec: str,
 ) -> tuple[FaultKind, str | None, float, str | None, float]:
     """Parse ``KIND[:METHOD[:PROBABILITY[:PARAM]]]`` as used by the command line.
 
-    METHOD ``*`` (or empty) means any method; PROBABILITY defaults to 1. PARAM is the
-    ``Retry-After`` value for ``429`` (it may contain colons, e.g. an HTTP date; ``none`` sends
-    no header), the delay in seconds for ``slow`` and the status (301, 302, 303, 307, 308)
-    for ``redirect``. Returns ``(kind, method, probability, retry_after, delay)`` (a redirect's
-    status: :func:`_redirect_status`); raises ``ValueError`` when malformed.
+    METHOD is one of :data:`FAULT_METHODS` in any case, or ``*`` (or empty) for any method.
+    PROBABILITY (default 1) is more than 0 and at most 1. PARAM is, for ``429``, the
+    ``Retry-After`` header: whole seconds, an HTTP date (it may contain colons) or ``none``
+    for no header (default 1); for ``slow`` (where it is required), the delay in seconds,
+    more than 0; for ``redirect``, the status (301, 302, 303, 307 or 308; default 308). No
+    other kind takes a PARAM. Returns ``(kind, method, probability, retry_after, delay)``.
+
+    A spec that would never do anything is refused: ``ValueError`` with a one-line message
+    naming the spec, what is wrong and what is expected.
     """
-    parts = spec.strip().split(":", 3)
-    kind_text = parts[0].strip()
-    if kind_text not in ALL_FAULT_KINDS:
-        raise ValueError(
-            f"unknown fault kind {kind_text!r} in {spec!r}; expected {ALL_FAULT_KINDS}"
-        )
-    kind: FaultKind = next(k for k in ALL_FAULT_KINDS if k == kind_text)
-    method_text = parts[1].strip() if len(parts) > 1 else "*"
-    method = None if method_text in ("", "*") else method_text.upper()
-    probability = 1.0
-    if len(parts) > 2 and parts[2].strip():
-        try:
-            probability = float(parts[2])
-        except ValueError:
-            raise ValueError(f"bad probability {parts[2]!r} in {spec!r}") from None
-        if not 0.0 <= probability <= 1.0:
-            raise ValueError(f"probability must be within [0, 1] in {spec!r}")
-    retry_after: str | None = "1"
-    delay = 0.0
-    if len(parts) > 3:
-        param = parts[3].strip()
+    parsed = _parse_spec(spec)
+    return parsed.kind, parsed.method, parsed.probability, parsed.retry_after, parsed.delay
+
+
+def _parse_spec(spec: str) -> _Spec:
+    parts = [part.strip() for part in spec.strip().split(":", 3)]
+    try:
+        kind = _kind(parts[0])
+        method = _method(parts[1] if len(parts) > 1 else "*")
+        probability = _probability(parts[2]) if len(parts) > 2 and parts[2] else 1.0
+        retry_after: str | None = "1"
+        delay = 0.0
+        redirect_status = 308
+        param = parts[3] if len(parts) > 3 else None
         if kind == "slow":
-            try:
-                delay = float(param)
-            except ValueError:
-                raise ValueError(f"bad delay {param!r} in {spec!r}") from None
-            if not (math.isfinite(delay) and delay >= 0.0):
-                raise ValueError(f"delay must be a finite number >= 0 in {spec!r}")
+            if param is None:
+                raise ValueError("slow needs its delay in seconds as PARAM, e.g. slow:*:1:0.5")
+            delay = _delay(param)
+        elif param is None:
+            pass
+        elif not param:
+            raise ValueError("the PARAM after the last ':' is empty; give one or drop the ':'")
         elif kind == "429":
-            retry_after = None if param.lower() in ("", "none") else param
+            retry_after = _retry_after(param)
         elif kind == "redirect":
-            _redirect_status(spec)
+            redirect_status = _status(param)
         else:
-            raise ValueError(f"fault kind {kind!r} takes no parameter (in {spec!r})")
-    return kind, method, probability, retry_after, delay
+            raise ValueError(
+                f"kind {kind} takes no PARAM, got {param!r} (only 429, slow and redirect do)"
+            )
+    except ValueError as exc:
+        raise ValueError(f"fault {spec!r}: {exc}") from None
+    return _Spec(kind, method, probability, retry_after, delay, redirect_status)
 
 
-def _redirect_status(spec: str) -> int:
-    """The status PARAM of a ``redirect`` spec (308 when absent); ValueError if not one."""
-    parts = spec.strip().split(":", 3)
-    if len(parts) < 4 or not parts[3].strip():
-        return 308
-    text = parts[3].strip()
-    if not text.isdigit() or int(text) not in REDIRECT_STATUSES:
+def _kind(text: str) -> FaultKind:
+    for kind in ALL_FAULT_KINDS:
+        if kind == text:
+            return kind
+    raise ValueError(f"unknown fault kind {text!r}; expected one of {', '.join(ALL_FAULT_KINDS)}")
+
+
+def _method(text: str | None) -> str | None:
+    """``text`` upper-cased, or None (any method) for None, ``*`` or ""; ValueError if unknown."""
+    if text is None or text.strip() in ("", "*"):
+        return None
+    method = text.strip().upper()
+    if method not in FAULT_METHODS:
         raise ValueError(
-            f"bad redirect status {text!r} in {spec!r}; expected one of {sorted(REDIRECT_STATUSES)}"
+            f"unknown method {text!r}; expected {', '.join(FAULT_METHODS)} (any case) or *"
         )
+    return method
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 < value <= 1.0:
+        raise ValueError(
+            f"probability {text!r} must be a number more than 0 and at most 1 "
+            "(the share of matching requests that fail)"
+        )
+    return value
+
+
+def _delay(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0.0):
+        raise ValueError(f"the delay of slow must be a number of seconds more than 0, got {text!r}")
+    return value
+
+
+def _retry_after(text: str) -> str | None:
+    if text.lower() == "none":
+        return None
+    if re.fullmatch(r"[0-9]+", text):
+        return text
+    try:
+        email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"the Retry-After of 429 must be whole seconds (e.g. 2), an HTTP date "
+            f"(e.g. Wed, 21 Oct 2015 07:28:00 GMT) or none, got {text!r}"
+        ) from None
+    return text
+
+
+def _status(text: str) -> int:
+    if not re.fullmatch(r"[0-9]+", text) or int(text) not in REDIRECT_STATUSES:
+        choices = ", ".join(str(s) for s in sorted(REDIRECT_STATUSES))
+        raise ValueError(f"the status of redirect must be one of {choices}, got {text!r}")
     return int(text)

@@ -5,6 +5,11 @@ type token starts with "pulumi-python:dynamic" are forwarded to a `ProviderProce
 then Create, as `pulumi up` does for a new resource), so the program sees the provider's real id
 and outputs. Other resources echo their inputs.
 
+Every resource it answers for is recorded in `resources` (a `MockedResource`: created, planned,
+read or echoed), each created one the moment Create returns, and every failed Check, Create or
+Read in `failures`; `stop()` makes later Creates fail instead of being sent, so that a caller
+cleaning up after Ctrl-C knows that `created` is complete once the program has finished.
+
     process = ProviderProcess(MyProvider(), env=child_env(repo_root)).start()
     mocks = ForwardingMocks(process)
     pulumi.runtime.set_mocks(mocks, preview=False)   # same `preview` as the mocks
@@ -25,7 +30,8 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import pulumi
 from pulumi.runtime import MockCallArgs, MockResourceArgs
@@ -38,9 +44,52 @@ from .engine import (
     strip_secrets,
 )
 
-__all__ = ["DYNAMIC_TYPE_PREFIX", "ForwardingMocks", "run_program"]
+__all__ = [
+    "DYNAMIC_TYPE_PREFIX",
+    "ForwardingMocks",
+    "MockedResource",
+    "ResourceFailure",
+    "StoppedError",
+    "run_program",
+]
 
 DYNAMIC_TYPE_PREFIX = "pulumi-python:dynamic"
+
+MockedKind = Literal["created", "planned", "read", "echoed"]
+
+
+@dataclass(frozen=True)
+class MockedResource:
+    """One resource a ForwardingMocks answered for.
+
+    `kind`: "created" (Check + Create sent), "planned" (preview: Check only, `id` None),
+    "read" (`Resource.get` or `import_`: an existing resource, never created or deleted),
+    "echoed" (not a dynamic resource: its inputs echoed, nothing sent anywhere).
+    `inputs` are the checked inputs as sent to Create (with the resource's own `__provider`,
+    secrets stripped), `outputs` what the provider returned (without `__provider`).
+    """
+
+    kind: MockedKind
+    type_token: str
+    name: str
+    urn: str
+    id: str | None
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ResourceFailure:
+    """A forwarded RPC that failed for a resource: `rpc` is "Check", "Create" or "Read"."""
+
+    rpc: str
+    type_token: str
+    name: str
+    error: Exception
+
+
+class StoppedError(EngineError):
+    """A Create that was not sent because `ForwardingMocks.stop()` was called."""
 
 
 class ForwardingMocks(pulumi.runtime.Mocks):
@@ -57,25 +106,57 @@ class ForwardingMocks(pulumi.runtime.Mocks):
       given state; an `import_` (RegisterResource with an import id) forwards the engine's
       Read with only an id, which the SDK's provider server cannot serve (KeyError '__provider').
 
-    Every forwarded RPC is recorded in `calls` as (rpc_name, type_token, resource_name).
+    Every forwarded RPC is recorded in `calls` as (rpc_name, type_token, resource_name), every
+    resource answered for in `resources`, every failed RPC in `failures` (and then raised).
     """
 
     def __init__(self, process: ProviderProcess, *, preview: bool = False) -> None:
         self.process = process
         self.preview = preview
         self.calls: list[tuple[str, str, str]] = []
+        self.resources: list[MockedResource] = []
+        self.failures: list[ResourceFailure] = []
+        self._stopped = threading.Event()
         self._lock = threading.Lock()
 
     def _record(self, rpc_name: str, args: MockResourceArgs) -> None:
         with self._lock:
             self.calls.append((rpc_name, args.typ, args.name))
 
+    def _answered(self, resource: MockedResource) -> None:
+        with self._lock:
+            self.resources.append(resource)
+
+    def _failed(self, rpc_name: str, args: MockResourceArgs, error: Exception) -> None:
+        with self._lock:
+            self.failures.append(ResourceFailure(rpc_name, args.typ, args.name, error))
+
+    @property
+    def created(self) -> list[MockedResource]:
+        """The resources created so far, in the order their Create returned."""
+        with self._lock:
+            return [r for r in self.resources if r.kind == "created"]
+
+    def stop(self) -> None:
+        """From now on, refuse to send Create (raise `StoppedError`); RPCs in flight finish."""
+        self._stopped.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return dict(args.args), []
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if not args.typ.startswith(DYNAMIC_TYPE_PREFIX):
-            return args.resource_id or f"{args.name}_id", dict(args.inputs)
+            resource_id = args.resource_id or f"{args.name}_id"
+            echoed = dict(args.inputs)
+            urn = self.process.make_urn(args.name, args.typ)
+            self._answered(
+                MockedResource("echoed", args.typ, args.name, urn, resource_id, echoed, echoed)
+            )
+            return resource_id, echoed
 
         wrapped_provider = args.inputs.get(PROVIDER_KEY)
         inputs: dict[str, Any] = strip_secrets(args.inputs)
@@ -85,17 +166,31 @@ class ForwardingMocks(pulumi.runtime.Mocks):
             return self._read(args, urn, inputs, wrapped_provider)
 
         self._record("Check", args)
-        checked = self.process.check(inputs, urn=urn)
-        if checked.failures:
-            raise CheckFailedError(urn, checked.failures, checked.inputs)
-        if self.preview:
-            return None, {**checked.inputs, PROVIDER_KEY: wrapped_provider}
-
-        self._record("Create", args)
+        try:
+            checked = self.process.check(inputs, urn=urn)
+            if checked.failures:
+                raise CheckFailedError(urn, checked.failures, checked.inputs)
+        except Exception as exc:
+            self._failed("Check", args, exc)
+            raise
         news = dict(checked.inputs)
         if PROVIDER_KEY in inputs:  # the program's own provider, not the process's default
             news[PROVIDER_KEY] = inputs[PROVIDER_KEY]
-        resource_id, outputs = self.process.create(news, urn=urn)
+        if self.preview:
+            self._answered(MockedResource("planned", args.typ, args.name, urn, None, news, {}))
+            return None, {**checked.inputs, PROVIDER_KEY: wrapped_provider}
+
+        try:
+            if self.stopped:
+                raise StoppedError(f"{urn} was not created: the run was stopped")
+            self._record("Create", args)
+            resource_id, outputs = self.process.create(news, urn=urn)
+        except Exception as exc:
+            self._failed("Create", args, exc)
+            raise
+        self._answered(
+            MockedResource("created", args.typ, args.name, urn, resource_id, news, outputs)
+        )
         return resource_id, {**outputs, PROVIDER_KEY: wrapped_provider}
 
     def _read(
@@ -107,12 +202,21 @@ class ForwardingMocks(pulumi.runtime.Mocks):
     ) -> tuple[str | None, dict[str, Any]]:
         assert args.resource_id
         self._record("Read", args)
-        if args.custom:  # import_: the engine reads with the id only
-            read = self.process.read(args.resource_id, None, None, urn=urn, include_provider=False)
-        else:  # Resource.get: the engine reads with the given state
-            read = self.process.read(args.resource_id, inputs, inputs, urn=urn)
-        if not read.id:
-            raise EngineError(f"resource '{args.resource_id}' does not exist ({urn})")
+        try:
+            if args.custom:  # import_: the engine reads with the id only
+                read = self.process.read(
+                    args.resource_id, None, None, urn=urn, include_provider=False
+                )
+            else:  # Resource.get: the engine reads with the given state
+                read = self.process.read(args.resource_id, inputs, inputs, urn=urn)
+            if not read.id:
+                raise EngineError(f"resource '{args.resource_id}' does not exist ({urn})")
+        except Exception as exc:
+            self._failed("Read", args, exc)
+            raise
+        self._answered(
+            MockedResource("read", args.typ, args.name, urn, read.id, inputs, read.outputs)
+        )
         return read.id, {**read.outputs, PROVIDER_KEY: wrapped_provider}
 
 

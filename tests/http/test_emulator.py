@@ -1159,7 +1159,7 @@ def test_cli_serves_prints_one_json_line_and_exits_cleanly() -> None:
         "5",
         "--region-id",
         "9",
-        env={"GCORE_API_KEY": secret},
+        env={"GCORE_EMULATOR_API_KEY": secret},
     ) as proc:
         assert proc.stdout is not None and proc.stderr is not None
         try:
@@ -1184,6 +1184,7 @@ def test_cli_serves_prints_one_json_line_and_exits_cleanly() -> None:
         assert proc.returncode == 0, err
         assert out == ""
         assert secret not in line + out + err
+        assert "accepting the API key in GCORE_EMULATOR_API_KEY" in err
 
 
 def test_cli_defaults_and_faults() -> None:

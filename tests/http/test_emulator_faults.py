@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -497,30 +498,99 @@ def test_commit_then_drop_on_v2_post_loses_the_task_id_only(
         ("commit_then_502::", ("commit_then_502", None, 1.0, "1", 0.0)),
         ("html_404:GET", ("html_404", "GET", 1.0, "1", 0.0)),
         ("redirect:DELETE:1:301", ("redirect", "DELETE", 1.0, "1", 0.0)),
+        ("redirect", ("redirect", None, 1.0, "1", 0.0)),
+        (" 503 : patch : 0.5 ", ("503", "PATCH", 0.5, "1", 0.0)),
+        ("503:Delete:1e-3", ("503", "DELETE", 0.001, "1", 0.0)),
+        ("empty_404:put", ("empty_404", "PUT", 1.0, "1", 0.0)),
+        ("429:*:0.1:0", ("429", None, 0.1, "0", 0.0)),
+        ("429:*::NONE", ("429", None, 1.0, None, 0.0)),
+        ("slow:*::2", ("slow", None, 1.0, "1", 2.0)),
+        ("html_502:GET:1", ("html_502", "GET", 1.0, "1", 0.0)),
+        ("commit_then_drop", ("commit_then_drop", None, 1.0, "1", 0.0)),
+        # the README's examples
+        ("503:POST:0.2", ("503", "POST", 0.2, "1", 0.0)),
+        ("429:*:0.1:2", ("429", None, 0.1, "2", 0.0)),
     ],
 )
 def test_parse_fault_spec(spec: str, expected: tuple[Any, ...]) -> None:
     assert parse_fault_spec(spec) == expected
 
 
-@pytest.mark.parametrize(
-    "spec",
-    [
-        "",
-        "teapot",
-        "502:GET:x",
-        "502:GET:2",
-        "502:GET:1:5",
-        "slow:*:1:soon",
-        "slow:*:1:-1",
-        "redirect:*:1:200",
-        "redirect:*:1:x",
-        "html_404:*:1:5",
-    ],
-)
-def test_parse_fault_spec_rejects(spec: str) -> None:
-    with pytest.raises(ValueError, match=r"\w"):
+#: Specs that would never do anything (or not what they say), and what the refusal names.
+USELESS_SPECS = [
+    ("", "unknown fault kind ''"),
+    ("teapot", "unknown fault kind 'teapot'"),
+    ("SLOW:*:1:1", "unknown fault kind 'SLOW'"),
+    ("503:PSOT", "unknown method 'PSOT'"),
+    ("503:HEAD", "unknown method 'HEAD'"),
+    ("drop:GET,POST", "unknown method 'GET,POST'"),
+    ("502:GET:x", "probability 'x'"),
+    ("502:GET:2", "probability '2'"),
+    ("502:GET:0", "probability '0'"),
+    ("502:GET:0.0", "probability '0.0'"),
+    ("502:GET:-0.5", "probability '-0.5'"),
+    ("502:GET:nan", "probability 'nan'"),
+    ("502:GET:inf", "probability 'inf'"),
+    ("502:GET:1:5", "kind 502 takes no PARAM"),
+    ("html_404:*:1:5", "kind html_404 takes no PARAM"),
+    ("commit_then_502:*:1:", "the PARAM after the last ':' is empty"),
+    ("slow", "slow needs its delay"),
+    ("slow:POST:0.5", "slow needs its delay"),
+    ("slow:*:1:", "the delay of slow"),
+    ("slow:*:1:0", "the delay of slow"),
+    ("slow:*:1:soon", "the delay of slow"),
+    ("slow:*:1:-1", "the delay of slow"),
+    ("slow:*:1:inf", "the delay of slow"),
+    ("429:*:1:", "the PARAM after the last ':' is empty"),
+    ("429:*:1:soon", "the Retry-After of 429"),
+    ("429:*:1:1.5", "the Retry-After of 429"),
+    ("429:*:1:-1", "the Retry-After of 429"),
+    ("redirect:*:1:", "the PARAM after the last ':' is empty"),
+    ("redirect:*:1:200", "the status of redirect"),
+    ("redirect:*:1:404", "the status of redirect"),
+    ("redirect:*:1:x", "the status of redirect"),
+    ("redirect:*:1:301:x", "the status of redirect"),
+]
+
+
+@pytest.mark.parametrize(("spec", "problem"), USELESS_SPECS)
+def test_parse_fault_spec_refuses_specs_that_do_nothing(spec: str, problem: str) -> None:
+    with pytest.raises(ValueError) as refused:
         parse_fault_spec(spec)
+    message = str(refused.value)
+    assert message.startswith(f"fault {spec!r}: ")
+    assert problem in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(("spec", "problem"), USELESS_SPECS)
+def test_add_spec_refuses_what_parse_fault_spec_refuses(spec: str, problem: str) -> None:
+    injector = FaultInjector()
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        injector.add_spec(spec)
+    assert injector.decide("GET", "/cloud/v1/anything") is None
+
+
+def test_add_refuses_a_method_the_emulator_does_not_serve() -> None:
+    with pytest.raises(ValueError, match="unknown method 'PSOT'"):
+        FaultInjector().add("503", method="PSOT")
+
+
+def test_add_spec_with_lowercase_method_fires_on_that_method() -> None:
+    injector = FaultInjector()
+    injector.add_spec("503:delete")
+    assert injector.decide("GET", "/x") is None
+    fired = injector.decide("DELETE", "/x")
+    assert fired is not None and fired.kind == "503"
+
+
+def test_add_spec_slow_delay_and_429_http_date_reach_the_fault() -> None:
+    injector = FaultInjector()
+    injector.add_spec("slow:GET:1:0.25")
+    injector.add_spec("429:POST:1:Wed, 21 Oct 2015 07:28:00 GMT")
+    slow, limited = injector.decide("GET", "/x"), injector.decide("POST", "/x")
+    assert slow is not None and slow.delay == 0.25
+    assert limited is not None and limited.retry_after == "Wed, 21 Oct 2015 07:28:00 GMT"
 
 
 def test_add_spec(api: Api, gcore_emulator: GcoreEmulator) -> None:

@@ -39,7 +39,7 @@ def test_wheel_and_sdist_contents(dist: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for module in ("__init__.py", "py.typed", "provider.py", "resource.py", "client.py",
                    "testing/__init__.py", "testing/__main__.py", "testing/emulator.py",
-                   "testing/engine.py"):  # fmt: skip
+                   "testing/engine.py", "testing/runner.py"):  # fmt: skip
         assert f"gcore_pulumi/{module}" in names
     assert not any(name.startswith("tests/") for name in names)
     with tarfile.open(sdist) as archive:

@@ -1,0 +1,60 @@
+"""What `pulumi up` shows when the API cannot be reached, or a create is sent to the wrong
+project or region: the provider process's one-line error names the host (and port) and
+what failed, or the project and region used, and never the key."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from gcore_pulumi.testing import GcoreEmulator
+from gcore_pulumi.testing.engine import ProviderProcess, ProviderRpcError
+from tests.engine.conftest import API_KEY, Engine, clean_env, rule_inputs, stack_config
+
+
+def create_error(process: ProviderProcess, group: str, **fields: object) -> str:
+    checked = process.check(rule_inputs(group, **fields))
+    assert checked.failures == []
+    with pytest.raises(ProviderRpcError) as caught:
+        process.create(checked.inputs)
+    last_line = caught.value.details.strip().splitlines()[-1]
+    assert API_KEY not in caught.value.details
+    return last_line
+
+
+def test_refused_connection_names_host_and_port(
+    engine: Engine, emulator: GcoreEmulator, group: str
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = engine(config=stack_config(emulator, **{"gcore:baseUrl": f"http://127.0.0.1:{port}"}))
+    line = create_error(process, group)
+    assert f"could not connect to 127.0.0.1:{port} (connection refused)" in line
+    assert "may have created" not in line  # never sent: nothing to reconcile
+
+
+def test_unresolvable_host_is_named_as_a_dns_failure(
+    engine: Engine, emulator: GcoreEmulator, group: str
+) -> None:
+    # .invalid never resolves (RFC 6761); the resolver is told to give up fast regardless
+    config = stack_config(
+        emulator, **{"gcore:baseUrl": "https://api.example.invalid", "gcore:connectTimeout": "1"}
+    )
+    process = engine(config=config, env=clean_env(RES_OPTIONS="timeout:1 attempts:1"))
+    started = time.monotonic()
+    line = create_error(process, group)
+    assert time.monotonic() - started < 15
+    assert "could not resolve host api.example.invalid (DNS)" in line
+    assert "refused" not in line
+
+
+def test_a_404_on_the_rule_post_names_project_and_region(
+    engine: Engine, emulator: GcoreEmulator, group: str
+) -> None:
+    missing = "5f3c1e2a-8b7d-4c6e-9a1f-2b3c4d5e6f70"  # a remote group that does not exist
+    line = create_error(engine(), group, remote_group_id=missing)
+    assert "Gcore API 404 on POST" in line
+    assert "Asked in project 1, region 1: check gcore:projectId / gcore:regionId" in line

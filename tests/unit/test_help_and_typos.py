@@ -1,0 +1,135 @@
+"""First contact with the resources: help() shows what they really take, and a misspelt or
+missing input fails at once with a TypeError naming the input (and the nearest one)."""
+
+from __future__ import annotations
+
+import inspect
+import pydoc
+import re
+from typing import Any
+
+import pulumi
+import pulumi.dynamic
+import pytest
+
+from gcore_pulumi import (
+    SecurityGroup,
+    SecurityGroupArgs,
+    SecurityGroupRule,
+    SecurityGroupRuleArgs,
+)
+from gcore_pulumi.group_schema import GROUP_INPUT_KEYS
+from gcore_pulumi.schema import INPUT_KEYS
+
+RESOURCES: list[tuple[type, type, tuple[str, ...], tuple[str, ...]]] = [
+    (SecurityGroupRule, SecurityGroupRuleArgs, INPUT_KEYS, ("group_id", "direction")),
+    (SecurityGroup, SecurityGroupArgs, GROUP_INPUT_KEYS, ("name",)),
+]
+BOTH = pytest.mark.parametrize(
+    ("resource", "args", "inputs", "required"), RESOURCES, ids=["rule", "group"]
+)
+
+
+def _help(obj: object) -> str:
+    return pydoc.render_doc(obj, renderer=pydoc.plaintext)
+
+
+def _own_part(text: str) -> str:
+    """help()'s text up to the members inherited from the SDK (their docs are the SDK's)."""
+    return text.split("inherited from pulumi", 1)[0]
+
+
+def _sdk_doc_lines() -> list[str]:
+    """Lines of the SDK docstrings that help() used to show for our resources."""
+    docs = [
+        inspect.getdoc(pulumi.CustomResource),
+        inspect.getdoc(pulumi.CustomResource.__init__),
+        inspect.getdoc(pulumi.dynamic.Resource),
+        inspect.getdoc(pulumi.dynamic.Resource.__init__),
+    ]
+    return [line.strip() for doc in docs if doc for line in doc.splitlines() if len(line) > 20]
+
+
+@BOTH
+def test_help_lists_every_input_with_a_meaning_and_marks_the_required_ones(
+    resource: type, args: type, inputs: tuple[str, ...], required: tuple[str, ...]
+) -> None:
+    for obj in (resource, args):
+        text = _help(obj)
+        for key in inputs:
+            mark = " (required)" if key in required else ""
+            line = re.search(rf"\|\s+{key}{re.escape(mark)}: (.+)", text)
+            assert line is not None, (obj, key)
+            assert len(line.group(1)) > 20, (obj, key)
+    assert "Outputs:" in _help(resource)
+
+
+def test_help_gives_units_defaults_and_replacement() -> None:
+    rule, group = _help(SecurityGroupRule), _help(SecurityGroup)
+    assert "1..65535" in rule and "default 'any'" in rule and "replaces the rule" in rule
+    assert "a change makes a new group" in group and "changes in place" in group
+
+
+@BOTH
+def test_help_shows_no_sdk_docstring_and_no_sdk_parameter(
+    resource: type, args: type, inputs: tuple[str, ...], required: tuple[str, ...]
+) -> None:
+    text = _help(resource)
+    for line in _sdk_doc_lines():
+        assert line not in text
+    own = _own_part(text)
+    for leaked in ("provider", "props", ":param"):
+        assert leaked not in own, leaked
+
+
+@BOTH
+def test_signature_has_required_inputs_without_default_and_keyword_only(
+    resource: type, args: type, inputs: tuple[str, ...], required: tuple[str, ...]
+) -> None:
+    for obj in (resource, args):
+        params = inspect.signature(obj).parameters
+        assert [key for key in params if key in inputs] == list(inputs)
+        for key in inputs:
+            param = params[key]
+            assert param.kind is param.KEYWORD_ONLY
+            assert (param.default is param.empty) == (key in required), key
+            assert "pulumi.Input[" in str(param.annotation), key
+    params = inspect.signature(resource).parameters
+    assert list(params)[:2] == ["resource_name", "args"] and "opts" in params
+    signature_line = _help(resource).splitlines()[3]
+    for key in required:
+        assert re.search(rf"{key}: '[^']+'[,)]", signature_line), key
+
+
+@pytest.mark.parametrize(
+    ("make", "typo", "meant"),
+    [
+        (lambda: SecurityGroupRule("r", group_id="g", direction="ingress", port_min=22),
+         "port_min", "port_range_min"),
+        (lambda: SecurityGroupRuleArgs(group_id="g", direction="ingress", protocl="tcp"),
+         "protocl", "protocol"),
+        (lambda: SecurityGroup("g", name="web", descripton="d"), "descripton", "description"),
+        (lambda: SecurityGroupArgs(name="web", tag={}), "tag", "tags"),
+    ],
+    ids=["rule", "rule-args", "group", "group-args"],
+)  # fmt: skip
+def test_a_misspelt_input_names_the_nearest_one(make: Any, typo: str, meant: str) -> None:
+    with pytest.raises(TypeError) as caught:
+        make()
+    message = str(caught.value)
+    assert f"{typo!r} is not an input of " in message
+    assert f"did you mean {meant!r}?" in message and "(inputs: " in message
+    assert "__init__" not in message and "\n" not in message
+
+
+def test_rules_given_to_a_group_point_to_security_group_rule() -> None:
+    with pytest.raises(TypeError, match="declare each rule as a SecurityGroupRule"):
+        SecurityGroup("g", name="web", rules=[])  # type: ignore[call-overload]
+
+
+def test_a_missing_required_input_of_an_args_class_is_named() -> None:
+    expected = r"^SecurityGroupRuleArgs: missing required input group_id$"
+    with pytest.raises(TypeError, match=expected):
+        SecurityGroupRuleArgs(direction="ingress")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"^SecurityGroupArgs: missing required input name$"):
+        SecurityGroupArgs()  # type: ignore[call-arg]
