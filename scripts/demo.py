@@ -83,16 +83,6 @@ MIN_CLI_TEXT = "3.139"
 
 INSTALL_URL = "https://www.pulumi.com/docs/iac/download-install/"
 INSTALL_COMMAND = "curl -fsSL https://get.pulumi.com | sh"
-NO_CLI_MESSAGE = f"""\
-scripts/demo: the Pulumi CLI (`pulumi`) was not found on PATH, and the demo runs it.
-Install the Pulumi CLI: see {INSTALL_URL}
-or, on Linux and macOS:
-
-    {INSTALL_COMMAND}
-
-then put it on PATH (the installer uses ~/.pulumi/bin) and run scripts/demo again.
-Everything else (lint, types, the provider against the emulator) is checked without
-the CLI by scripts/test."""
 NO_CLI_NOTICE = f"""\
 scripts/demo: the Pulumi CLI (`pulumi`) was not found on PATH.
 This run uses the project's built-in engine driver instead (python -m gcore_pulumi.testing run):
@@ -624,13 +614,6 @@ def real_target(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Ta
         group_id=group_id,
         real=True,
     )
-
-
-def find_pulumi() -> str | None:
-    path = shutil.which("pulumi")
-    if path is None:
-        warn(NO_CLI_MESSAGE)
-    return path
 
 
 _CLI_VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)([-+][0-9A-Za-z.+-]*)?")

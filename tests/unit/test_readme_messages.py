@@ -31,7 +31,11 @@ README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 PACKAGE = Path(gcore_pulumi.__file__).parent
 URN = "urn:pulumi:dev::p::pulumi-python:dynamic/gcore:SecurityGroupRule::r"
 
-EXTERNAL = ("The 'virtualenv' option in Pulumi.yaml", "ModuleNotFoundError:")
+EXTERNAL = (
+    "The 'virtualenv' option in Pulumi.yaml",
+    "ModuleNotFoundError:",
+    "error: the stack is currently locked",  # the Pulumi CLI's own words
+)
 """Quoted messages printed by the Pulumi CLI or Python, not by this package."""
 
 GROUP = "024a29e9-b4b7-4c91-9a46-505be123d9f8"
@@ -126,10 +130,11 @@ def produced() -> list[str]:
 
 @functools.cache
 def _strings() -> tuple[str, ...]:
-    """Every string in the package's source, implicit concatenations joined; an f-string's
-    replacement fields become a NUL, so no piece of README text can span one."""
+    """Every string in the package's source and scripts/demo.py, implicit concatenations
+    joined; an f-string's replacement fields become a NUL, so no piece of README text can span
+    one."""
     found: list[str] = []
-    for path in PACKAGE.rglob("*.py"):
+    for path in [*PACKAGE.rglob("*.py"), Path(__file__).parents[2] / "scripts" / "demo.py"]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.JoinedStr):
                 found.append(
