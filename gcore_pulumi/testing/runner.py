@@ -95,6 +95,15 @@ class ProjectError(Exception):
     """Pulumi.yaml, the stack config or an option cannot be used; the message says why."""
 
 
+class ProgramExitError(Exception):
+    """The program called ``sys.exit`` (at its top level or in a callback) before it finished:
+    a failed pass, not a way out of the runner (whose status and destroy must still follow)."""
+
+    def __init__(self, code: object) -> None:
+        super().__init__(f"the program called sys.exit({code!r}) before it finished")
+        self.code = code
+
+
 # ------------------------------------------------------------------------------ the project
 
 
@@ -387,20 +396,23 @@ class _Run:
             if count == 1:
                 self.say("\nInterrupted: no more Creates are sent; waiting for those in flight.")
 
-        before = set(sys.modules)
-        cwd = os.getcwd()
-        os.chdir(program_dir)
-        try:
-            outputs = self._wait(
-                lambda: run_program(
+        def one_pass() -> Any:
+            try:
+                return run_program(
                     mocks,
                     program,
                     project=self.project.name,
                     stack=self.stack,
                     timeout=PROGRAM_TIMEOUT,
-                ),
-                on_interrupt,
-            )
+                )
+            except SystemExit as exc:  # BaseException: it would end the runner itself
+                raise ProgramExitError(exc.code) from None
+
+        before = set(sys.modules)
+        cwd = os.getcwd()
+        os.chdir(program_dir)
+        try:
+            outputs = self._wait(one_pass, on_interrupt)
         finally:
             os.chdir(cwd)
             _forget_modules(before, self.project.program)

@@ -1,0 +1,74 @@
+"""Adversarial review of the program runner: failures that must still end in a clean report
+(a status in 0/1/2/130, a summary, everything destroyed) and secrets that must stay hidden."""
+
+from __future__ import annotations
+
+import io
+import os
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gcore_pulumi.testing import GcoreEmulator
+from gcore_pulumi.testing.runner import EXIT_FAILED, RunReport, run
+
+KEY = "review-test-key-51c2e0"
+
+
+@pytest.fixture
+def api() -> Iterator[GcoreEmulator]:
+    with GcoreEmulator(api_key=KEY) as emulator:
+        yield emulator
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("GCORE_")}
+
+
+def write_program(folder: Path, source: str, name: str = "tiny") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "Pulumi.yaml").write_text(f"name: {name}\nruntime: python\n", encoding="utf-8")
+    (folder / "__main__.py").write_text(textwrap.dedent(source), encoding="utf-8")
+    return folder
+
+
+def run_against(
+    api: GcoreEmulator, program: Path, secret_keys: tuple[str, ...] = (), **config: str
+) -> tuple[RunReport, str]:
+    out = io.StringIO()
+    settings = {**api.stack_config(1, 1, **{"gcore:retryBackoff": "0.01"}), **config}
+    report = run(
+        program,
+        config=settings,
+        secret_keys=["gcore:apiKey", *secret_keys],
+        out=out,
+        env=clean_env(),
+    )
+    return report, out.getvalue()
+
+
+@pytest.mark.parametrize("where", ["top level", "apply callback"])
+def test_a_program_calling_sys_exit_during_up_is_a_failed_run(
+    api: GcoreEmulator, tmp_path: Path, where: str
+) -> None:
+    exit_call = "sys.exit(3)" if where == "top level" else "group.id.apply(lambda _: sys.exit(3))"
+    program = write_program(
+        tmp_path,
+        f"""
+        import sys
+        import pulumi
+        from gcore_pulumi import SecurityGroup
+
+        group = SecurityGroup("g", name="g")
+        if not pulumi.runtime.is_dry_run():
+            {exit_call}
+        """,
+    )
+    report, out = run_against(api, program)  # SystemExit escaped run() before the fix
+
+    assert report.status == EXIT_FAILED, out
+    assert "error: the program failed: " in out and "sys.exit(3)" in out
+    assert "Run FAILED" in out
+    assert api.groups() == []
