@@ -294,8 +294,20 @@ class _Printer:
 
     def __init__(self, out: TextIO, secrets: Collection[str]) -> None:
         self._out = out
-        # Longest first, so a secret containing another is replaced whole.
-        self._secrets = sorted((s for s in secrets if s), key=len, reverse=True)
+        # Each secret also as it appears inside printed JSON (quotes, backslashes and
+        # non-ASCII characters escaped); longest first, so a secret containing another is
+        # replaced whole.
+        forms = {
+            form
+            for secret in secrets
+            if secret
+            for form in (
+                secret,
+                json.dumps(secret)[1:-1],
+                json.dumps(secret, ensure_ascii=False)[1:-1],
+            )
+        }
+        self._secrets = sorted(forms, key=len, reverse=True)
         self._lock = threading.Lock()
 
     def __call__(self, text: str = "") -> None:

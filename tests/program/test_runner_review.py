@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import textwrap
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gcore_pulumi.testing import GcoreEmulator
-from gcore_pulumi.testing.runner import EXIT_FAILED, RunReport, run
+from gcore_pulumi.testing.runner import EXIT_FAILED, EXIT_OK, RunReport, run
 
 KEY = "review-test-key-51c2e0"
 
@@ -72,3 +73,24 @@ def test_a_program_calling_sys_exit_during_up_is_a_failed_run(
     assert "error: the program failed: " in out and "sys.exit(3)" in out
     assert "Run FAILED" in out
     assert api.groups() == []
+
+
+@pytest.mark.parametrize("secret", ["pässwörd-9f1e", 'quo"te\\back-9f1e'])
+def test_a_secret_is_hidden_also_where_it_is_printed_json_escaped(
+    api: GcoreEmulator, tmp_path: Path, secret: str
+) -> None:
+    program = write_program(
+        tmp_path,
+        """
+        import pulumi
+        from gcore_pulumi import SecurityGroup
+
+        group = SecurityGroup("g", name="g", description=pulumi.Config().require_secret("desc"))
+        """,
+    )
+    report, out = run_against(api, program, ("desc",), desc=secret)
+
+    assert report.status == EXIT_OK, out
+    assert '"description": "[secret]"' in out
+    for form in (secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]):
+        assert form not in out
