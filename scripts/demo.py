@@ -41,6 +41,7 @@ import os
 import secrets
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
@@ -644,7 +646,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         emulator.stop()
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    # SIGTERM and SIGHUP act as a Ctrl-C: the emulator and the provider process have sessions
+    # of their own, so the demo must live on to delete the rules and stop them.
+    for _name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, _name):
+            signal.signal(getattr(signal, _name), _interrupt)
     try:
         sys.exit(main())
     except KeyboardInterrupt:

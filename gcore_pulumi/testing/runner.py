@@ -41,11 +41,14 @@ import argparse
 import json
 import os
 import runpy
+import signal
 import sys
 import threading
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any, Final, TextIO, TypeVar
 
 import pulumi
@@ -777,6 +780,31 @@ def _assignment(parser: argparse.ArgumentParser, option: str, text: str) -> tupl
     return key.strip(), value
 
 
+TERMINATION_SIGNALS: Final = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+@contextmanager
+def termination_as_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP act as a Ctrl-C meanwhile (main thread only): the run then still
+    destroys what it created and stops its provider process, which has a session of its own
+    and so would outlive this one."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, interrupt) for signum in TERMINATION_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -796,7 +824,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             value = line.rstrip("\r\n")
         config[key] = value
         secret_keys.append(key)
-    return run(args.program_dir, stack=args.stack, config=config, secret_keys=secret_keys).status
+    with termination_as_interrupt():
+        report = run(args.program_dir, stack=args.stack, config=config, secret_keys=secret_keys)
+    return report.status
 
 
 if __name__ == "__main__":

@@ -6,16 +6,21 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from gcore_pulumi.testing import GcoreEmulator
-from gcore_pulumi.testing.runner import EXIT_FAILED, EXIT_OK, RunReport, run
+from gcore_pulumi.testing import GcoreEmulator, RequestRecord
+from gcore_pulumi.testing.runner import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RunReport, run
 
 KEY = "review-test-key-51c2e0"
+BASIC = Path(__file__).resolve().parents[2] / "examples" / "basic"
 
 
 @pytest.fixture
@@ -94,3 +99,64 @@ def test_a_secret_is_hidden_also_where_it_is_printed_json_escaped(
     assert '"description": "[secret]"' in out
     for form in (secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]):
         assert form not in out
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = (Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_run_command_terminated_destroys_and_leaves_no_provider_process(
+    api: GcoreEmulator,
+) -> None:
+    # SIGTERM (kill, timeout, a CI job cancelled) during up: as for Ctrl-C, what was created is
+    # destroyed and the provider process (in a session of its own) is stopped.
+    group = api.create_group()
+    procs: list[subprocess.Popen[str]] = []
+    provider: list[int] = []
+
+    def terminate_during_the_first_post(record: RequestRecord) -> None:
+        if record.method == "POST" and api.count("POST") == 1:
+            provider.extend(_children(procs[0].pid))
+            procs[0].send_signal(signal.SIGTERM)
+            time.sleep(0.6)
+
+    api.on_request(terminate_during_the_first_post)
+    command = [sys.executable, "-m", "gcore_pulumi.testing", "run", str(BASIC)]
+    command += ["--config", f"securityGroupId={group}"]
+    for key, value in api.stack_config(1, 1, **{"gcore:retryBackoff": "0.01"}).items():
+        command += ["--secret" if key == "gcore:apiKey" else "--config", f"{key}={value}"]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=clean_env()
+    ) as proc:
+        procs.append(proc)
+        out, _ = proc.communicate(timeout=120)
+    try:
+        assert provider, out
+        deadline = time.monotonic() + 5
+        while any(_alive(pid) for pid in provider) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(pid) for pid in provider), out
+        assert proc.returncode == EXIT_INTERRUPTED, out
+        assert api.rules(group) == [], out
+    finally:
+        for pid in provider:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
