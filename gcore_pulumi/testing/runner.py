@@ -313,9 +313,14 @@ class _Printer:
         self._secrets = sorted(forms, key=len, reverse=True)
         self._lock = threading.Lock()
 
-    def __call__(self, text: str = "") -> None:
+    def hide(self, text: str) -> str:
+        """``text`` as it is printed: every secret replaced."""
         for secret in self._secrets:
             text = text.replace(secret, SECRET_SHOWN)
+        return text
+
+    def __call__(self, text: str = "") -> None:
+        text = self.hide(text)
         with self._lock:
             self._out.write(text + "\n")
             self._out.flush()
@@ -438,13 +443,13 @@ class _Run:
         for failure in failures:
             line = f"  error: {failure.type_token}  {failure.name}: {_error_line(failure.error)}"
             self.say(line)
-            self.report.errors.append(line.strip())
+            self.report.errors.append(self.say.hide(line).strip())
         if not failures and not isinstance(exc, StoppedError):
             line = f"  error: the program failed: {type(exc).__name__}: {_error_line(exc)}"
             if isinstance(exc, pulumi.ConfigMissingError):
                 line += f" (set it with --config {exc.key}=VALUE)"
             self.say(line)
-            self.report.errors.append(line.strip())
+            self.report.errors.append(self.say.hide(line).strip())
 
     def plan(self) -> bool:
         self.say("\n== Plan (a preview: Check only, nothing is created)")
@@ -522,7 +527,7 @@ class _Run:
                 except Exception as exc:
                     line = f"  error: {_label(resource)}: {_error_line(exc)}"
                     self.say(line)
-                    self.report.errors.append(line.strip())
+                    self.report.errors.append(self.say.hide(line).strip())
                     ok = False
                     continue
                 if not read.id:
@@ -583,7 +588,7 @@ class _Run:
                 except Exception as exc:
                     line = f"  error: {_label(resource)}  id {resource.id}: {_error_line(exc)}"
                     self.say(line)
-                    self.report.errors.append(line.strip())
+                    self.report.errors.append(self.say.hide(line).strip())
                     self.report.left_behind.append(resource)
                     continue
                 self.report.destroyed.append(resource)

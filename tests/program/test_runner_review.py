@@ -160,3 +160,22 @@ def test_run_command_terminated_destroys_and_leaves_no_provider_process(
         for pid in provider:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_the_reports_error_lines_hide_secrets_as_the_output_does(
+    api: GcoreEmulator, tmp_path: Path
+) -> None:
+    program = write_program(
+        tmp_path,
+        """
+        import pulumi
+        from gcore_pulumi import SecurityGroupRule
+
+        SecurityGroupRule("r", group_id=pulumi.Config().require_secret("gid"), direction="ingress")
+        """,
+    )
+    report, out = run_against(api, program, ("gid",), gid="not-a-uuid-c0ffee")
+
+    assert report.status == EXIT_FAILED, out
+    assert report.errors and "property group_id value [secret] has a problem" in report.errors[0]
+    assert not any("c0ffee" in line for line in report.errors)
