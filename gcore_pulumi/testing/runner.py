@@ -357,13 +357,14 @@ class _Run:
         child_env["PULUMI_PROJECT"] = project.name  # as the engine adds it
         # Every request carries its resource's own `__provider`; the process's default (the
         # empty string) is never sent.
-        self.process = ProviderProcess(
+        self._new_process: Callable[[], ProviderProcess] = lambda: ProviderProcess(
             "",
             env=child_env,
             cwd=str(project.program),
             stack=stack,
             start_new_session=True,  # a Ctrl-C reaches this run, which then still destroys
         )
+        self.process = self._new_process()
         self._stop_destroy = False
 
     # -- waiting in the main thread, where Ctrl-C arrives
@@ -572,6 +573,26 @@ class _Run:
             self.say("Nothing to delete.")
             return
 
+        restarted = False
+
+        def usable_process() -> ProviderProcess:
+            # The provider keeps no state: one that died (crashed, killed) is replaced, once,
+            # so that what was created is still deleted.
+            nonlocal restarted
+            code = self.process.returncode
+            if code is None or restarted:
+                return self.process
+            restarted = True
+            self.say(
+                f"  the provider process exited (status {code}); "
+                "starting a new one to delete what was created"
+            )
+            self.process.stop()
+            self.process = self._new_process()
+            self.process.start()
+            self.process.configure(self.config, secret_keys=self.secret_keys)
+            return self.process
+
         def work() -> None:
             for resource in todo:
                 if self._stop_destroy:
@@ -579,7 +600,7 @@ class _Run:
                     continue
                 provider = resource.inputs.get(PROVIDER_KEY)
                 try:
-                    self.process.delete(
+                    usable_process().delete(
                         str(resource.id),
                         {**resource.outputs, PROVIDER_KEY: provider},
                         old_inputs=resource.inputs,

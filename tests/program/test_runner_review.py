@@ -179,3 +179,37 @@ def test_the_reports_error_lines_hide_secrets_as_the_output_does(
     assert report.status == EXIT_FAILED, out
     assert report.errors and "property group_id value [secret] has a problem" in report.errors[0]
     assert not any("c0ffee" in line for line in report.errors)
+
+
+def test_destroy_still_deletes_everything_when_the_provider_process_died(
+    api: GcoreEmulator,
+) -> None:
+    group = api.create_group()
+
+    def provider_dies_after_up(step: str, report: RunReport) -> None:
+        if step == "up":
+            pid = _children(os.getpid())
+            for child in pid:
+                if b"pulumi.dynamic" in (Path("/proc") / str(child) / "cmdline").read_bytes():
+                    os.kill(child, signal.SIGKILL)
+                    while _alive(child):
+                        time.sleep(0.01)
+
+    out = io.StringIO()
+    report = run(
+        BASIC,
+        config={
+            **api.stack_config(1, 1, **{"gcore:retryBackoff": "0.01"}),
+            "securityGroupId": group,
+        },
+        secret_keys=["gcore:apiKey"],
+        out=out,
+        env=clean_env(),
+        after_step=provider_dies_after_up,
+    )
+    text = out.getvalue()
+
+    assert report.status == EXIT_FAILED, text  # the refresh failed
+    assert report.left_behind == [], text
+    assert len(report.destroyed) == 6 and api.rules(group) == [], text
+    assert "the provider process exited" in text
