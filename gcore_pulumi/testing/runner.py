@@ -22,8 +22,9 @@ Resources that are not dynamic resources are echoed as mocks (nothing is created
 ``Resource.get`` reads are forwarded as Reads and never deleted.
 
 The project's name comes from PROGRAM_DIR/Pulumi.yaml (``main:`` is honoured); the config from
-Pulumi.yaml's ``config:`` defaults, then PROGRAM_DIR/Pulumi.<stack>.yaml, then ``--config`` and
-``--secret`` (a key without a namespace gets the project's, as ``pulumi config set`` does).
+Pulumi.yaml's ``config:`` (``value:``/``default:``), then Pulumi.<stack>.yaml (in PROGRAM_DIR or
+its ``stackConfigDir:``), then ``--config`` and ``--secret`` (a key without a namespace gets
+the project's, as ``pulumi config set`` does).
 ``secure:`` values cannot be decrypted here: pass those keys with ``--secret``.
 ``--secret KEY`` without ``=VALUE`` reads the value from a line of standard input, so that it
 appears on no command line. Secret values never appear in the output.
@@ -118,6 +119,8 @@ class Project:
     root: Path
     program: Path
     defaults: dict[str, str]
+    config_dir: Path | None = None
+    """Where Pulumi.<stack>.yaml is (Pulumi.yaml's ``stackConfigDir:``); None: ``root``."""
 
 
 def namespaced(key: str, project: str) -> str:
@@ -172,17 +175,22 @@ def load_project(program_dir: str | os.PathLike[str]) -> Project:
     defaults: dict[str, str] = {}
     declared = data.get("config")
     for key, spec in declared.items() if isinstance(declared, dict) else []:
-        value = spec.get("default") if isinstance(spec, dict) else spec
+        # `value:` sets the key for every stack (the form for other namespaces), `default:`
+        # is the declared default; a plain value is the short form.
+        value = spec.get("value", spec.get("default")) if isinstance(spec, dict) else spec
         if value is not None:
             defaults[namespaced(str(key), name)] = _config_text(value)
-    return Project(name=name, root=root, program=program, defaults=defaults)
+    config_dir_option = data.get("stackConfigDir")
+    config_dir = root / config_dir_option if isinstance(config_dir_option, str) else None
+    return Project(name=name, root=root, program=program, defaults=defaults, config_dir=config_dir)
 
 
 def load_stack_config(project: Project, stack: str, given: Collection[str] = ()) -> dict[str, str]:
-    """The ``config:`` of Pulumi.<stack>.yaml next to Pulumi.yaml ({} when there is none),
+    """The ``config:`` of Pulumi.<stack>.yaml next to Pulumi.yaml, or in its
+    ``stackConfigDir:`` ({} when there is none),
     namespaced. A ``secure:`` value is an error unless its key is in ``given`` (namespaced
     keys the caller sets itself)."""
-    path = project.root / f"Pulumi.{stack}.yaml"
+    path = (project.config_dir or project.root) / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         return {}
     data = _read_yaml(path)

@@ -213,3 +213,34 @@ def test_destroy_still_deletes_everything_when_the_provider_process_died(
     assert report.left_behind == [], text
     assert len(report.destroyed) == 6 and api.rules(group) == [], text
     assert "the provider process exited" in text
+
+
+def test_pulumi_yaml_config_values_and_stack_config_dir_are_honoured(tmp_path: Path) -> None:
+    # Pulumi.yaml: `value:` sets a key for every stack (the form for other namespaces);
+    # `stackConfigDir:` is where Pulumi.<stack>.yaml lives.
+    program = write_program(
+        tmp_path,
+        """
+        import pulumi
+
+        pulumi.export("tier", pulumi.Config().get("tier"))
+        pulumi.export("region", pulumi.Config("other").get("region"))
+        pulumi.export("size", pulumi.Config().get("size"))
+        """,
+    )
+    manifest = program / "Pulumi.yaml"
+    manifest.write_text(
+        manifest.read_text(encoding="utf-8")
+        + "stackConfigDir: config\n"
+        + "config:\n  tier: {type: string, default: web}\n  other:region: {value: eu-1}\n",
+        encoding="utf-8",
+    )
+    (program / "config").mkdir()
+    (program / "config" / "Pulumi.dev.yaml").write_text(
+        "config:\n  tiny:size: large\n", encoding="utf-8"
+    )
+    out = io.StringIO()
+    report = run(program, out=out, env=clean_env())
+
+    assert report.status == EXIT_OK, out.getvalue()
+    assert report.outputs == {"tier": "web", "region": "eu-1", "size": "large"}
