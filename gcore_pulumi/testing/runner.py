@@ -149,8 +149,11 @@ def _config_text(value: Any) -> str:
 
 
 def _has_secure(value: Any) -> bool:
+    """An encrypted value is ``{secure: CIPHERTEXT}`` (one key, a string), at any depth."""
     if isinstance(value, dict):
-        return "secure" in value or any(_has_secure(v) for v in value.values())
+        if len(value) == 1 and isinstance(value.get("secure"), str):
+            return True
+        return any(_has_secure(v) for v in value.values())
     if isinstance(value, list):
         return any(_has_secure(v) for v in value)
     return False

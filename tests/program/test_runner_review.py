@@ -244,3 +244,26 @@ def test_pulumi_yaml_config_values_and_stack_config_dir_are_honoured(tmp_path: P
 
     assert report.status == EXIT_OK, out.getvalue()
     assert report.outputs == {"tier": "web", "region": "eu-1", "size": "large"}
+
+
+def test_an_object_value_with_a_secure_field_is_not_taken_for_an_encrypted_value(
+    tmp_path: Path,
+) -> None:
+    # Pulumi encrypts a value as {secure: CIPHERTEXT}: one key, a string. An object of the
+    # program's own that has a `secure` field among others is plain config.
+    program = write_program(
+        tmp_path,
+        """
+        import pulumi
+
+        pulumi.export("tls", pulumi.Config().get_object("tls"))
+        """,
+    )
+    (program / "Pulumi.dev.yaml").write_text(
+        "config:\n  tiny:tls:\n    secure: true\n    port: 443\n", encoding="utf-8"
+    )
+    out = io.StringIO()
+    report = run(program, out=out, env=clean_env())
+
+    assert report.status == EXIT_OK, out.getvalue()
+    assert report.outputs == {"tls": {"secure": True, "port": 443}}
