@@ -839,7 +839,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         emulator.stop()
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    # SIGTERM and SIGHUP act as a Ctrl-C: the emulator and the provider process have sessions
+    # of their own, so the demo must live on to delete the rules and stop them.
+    for _name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, _name):
+            signal.signal(getattr(signal, _name), _interrupt)
     try:
         sys.exit(main())
     except KeyboardInterrupt:

@@ -24,6 +24,7 @@ import copy
 import hmac
 import json
 import math
+import re
 import selectors
 import socket
 import socketserver
@@ -139,6 +140,21 @@ def _redact(value: Any, secret: str) -> Any:
     if isinstance(value, dict):
         return {_redact(k, secret): _redact(v, secret) for k, v in value.items()}
     return value
+
+
+def _redact_url(path: str, secret: str) -> str:
+    """``path`` with every occurrence of ``secret`` replaced, also where a client wrote it
+    percent-encoded (any case; ``+`` for a space), as in a query string."""
+    if not secret:
+        return path
+    parts = []
+    for char in secret:
+        encoded = "".join(f"%{byte:02x}" for byte in char.encode("utf-8"))
+        forms = [re.escape(char), f"(?i:{encoded})"]  # only the hex digits in any case
+        if char == " ":
+            forms.append(r"\+")
+        parts.append("(?:" + "|".join(forms) + ")")
+    return re.sub("".join(parts), _REDACTED, path)
 
 
 def _redact_authorization(value: str) -> str:
@@ -853,7 +869,7 @@ class GcoreEmulator:
     def _record(self, record: RequestRecord) -> None:
         record = RequestRecord(
             method=record.method,
-            path=_redact(record.path, self.api_key),
+            path=_redact_url(record.path, self.api_key),
             status=record.status,
             headers=_redact(record.headers, self.api_key),
             body=_redact(record.body, self.api_key),

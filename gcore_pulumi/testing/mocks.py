@@ -277,7 +277,25 @@ def run_program(
         except BaseException as exc:
             failure.append(exc)
         finally:
-            loop.run_until_complete(loop.shutdown_default_executor())
+            # A callback still pending may raise SystemExit (or KeyboardInterrupt) out of the
+            # loop here: keep it as the failure and finish the shutdown anyway, or the thread
+            # would die with the loop open and the caller would see no failure at all.
+            for _attempt in range(3):
+                try:
+                    loop.run_until_complete(loop.shutdown_default_executor())
+                    break
+                except BaseException as exc:
+                    failure.append(exc)
+            # What such an exception left pending is cancelled and awaited, not left to the
+            # garbage collector (which would run its cleanup with no loop).
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                try:
+                    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                except BaseException as exc:
+                    failure.append(exc)
             loop.close()
             asyncio.set_event_loop(None)
             with worker_loops_lock:

@@ -22,8 +22,9 @@ Resources that are not dynamic resources are echoed as mocks (nothing is created
 ``Resource.get`` reads are forwarded as Reads and never deleted.
 
 The project's name comes from PROGRAM_DIR/Pulumi.yaml (``main:`` is honoured); the config from
-Pulumi.yaml's ``config:`` defaults, then PROGRAM_DIR/Pulumi.<stack>.yaml, then ``--config`` and
-``--secret`` (a key without a namespace gets the project's, as ``pulumi config set`` does).
+Pulumi.yaml's ``config:`` (``value:``/``default:``), then Pulumi.<stack>.yaml (in PROGRAM_DIR or
+its ``stackConfigDir:``), then ``--config`` and ``--secret`` (a key without a namespace gets
+the project's, as ``pulumi config set`` does).
 ``secure:`` values cannot be decrypted here: pass those keys with ``--secret``.
 ``--secret KEY`` without ``=VALUE`` reads the value from a line of standard input, so that it
 appears on no command line. Secret values never appear in the output.
@@ -41,11 +42,14 @@ import argparse
 import json
 import os
 import runpy
+import signal
 import sys
 import threading
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any, Final, TextIO, TypeVar
 
 import pulumi
@@ -95,6 +99,15 @@ class ProjectError(Exception):
     """Pulumi.yaml, the stack config or an option cannot be used; the message says why."""
 
 
+class ProgramExitError(Exception):
+    """The program called ``sys.exit`` (at its top level or in a callback) before it finished:
+    a failed pass, not a way out of the runner (whose status and destroy must still follow)."""
+
+    def __init__(self, code: object) -> None:
+        super().__init__(f"the program called sys.exit({code!r}) before it finished")
+        self.code = code
+
+
 # ------------------------------------------------------------------------------ the project
 
 
@@ -106,6 +119,8 @@ class Project:
     root: Path
     program: Path
     defaults: dict[str, str]
+    config_dir: Path | None = None
+    """Where Pulumi.<stack>.yaml is (Pulumi.yaml's ``stackConfigDir:``); None: ``root``."""
 
 
 def namespaced(key: str, project: str) -> str:
@@ -134,8 +149,11 @@ def _config_text(value: Any) -> str:
 
 
 def _has_secure(value: Any) -> bool:
+    """An encrypted value is ``{secure: CIPHERTEXT}`` (one key, a string), at any depth."""
     if isinstance(value, dict):
-        return "secure" in value or any(_has_secure(v) for v in value.values())
+        if len(value) == 1 and isinstance(value.get("secure"), str):
+            return True
+        return any(_has_secure(v) for v in value.values())
     if isinstance(value, list):
         return any(_has_secure(v) for v in value)
     return False
@@ -160,17 +178,22 @@ def load_project(program_dir: str | os.PathLike[str]) -> Project:
     defaults: dict[str, str] = {}
     declared = data.get("config")
     for key, spec in declared.items() if isinstance(declared, dict) else []:
-        value = spec.get("default") if isinstance(spec, dict) else spec
+        # `value:` sets the key for every stack (the form for other namespaces), `default:`
+        # is the declared default; a plain value is the short form.
+        value = spec.get("value", spec.get("default")) if isinstance(spec, dict) else spec
         if value is not None:
             defaults[namespaced(str(key), name)] = _config_text(value)
-    return Project(name=name, root=root, program=program, defaults=defaults)
+    config_dir_option = data.get("stackConfigDir")
+    config_dir = root / config_dir_option if isinstance(config_dir_option, str) else None
+    return Project(name=name, root=root, program=program, defaults=defaults, config_dir=config_dir)
 
 
 def load_stack_config(project: Project, stack: str, given: Collection[str] = ()) -> dict[str, str]:
-    """The ``config:`` of Pulumi.<stack>.yaml next to Pulumi.yaml ({} when there is none),
+    """The ``config:`` of Pulumi.<stack>.yaml next to Pulumi.yaml, or in its
+    ``stackConfigDir:`` ({} when there is none),
     namespaced. A ``secure:`` value is an error unless its key is in ``given`` (namespaced
     keys the caller sets itself)."""
-    path = project.root / f"Pulumi.{stack}.yaml"
+    path = (project.config_dir or project.root) / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         return {}
     data = _read_yaml(path)
@@ -285,13 +308,30 @@ class _Printer:
 
     def __init__(self, out: TextIO, secrets: Collection[str]) -> None:
         self._out = out
-        # Longest first, so a secret containing another is replaced whole.
-        self._secrets = sorted((s for s in secrets if s), key=len, reverse=True)
+        # Each secret also as it appears inside printed JSON (quotes, backslashes and
+        # non-ASCII characters escaped); longest first, so a secret containing another is
+        # replaced whole.
+        forms = {
+            form
+            for secret in secrets
+            if secret
+            for form in (
+                secret,
+                json.dumps(secret)[1:-1],
+                json.dumps(secret, ensure_ascii=False)[1:-1],
+            )
+        }
+        self._secrets = sorted(forms, key=len, reverse=True)
         self._lock = threading.Lock()
 
-    def __call__(self, text: str = "") -> None:
+    def hide(self, text: str) -> str:
+        """``text`` as it is printed: every secret replaced."""
         for secret in self._secrets:
             text = text.replace(secret, SECRET_SHOWN)
+        return text
+
+    def __call__(self, text: str = "") -> None:
+        text = self.hide(text)
         with self._lock:
             self._out.write(text + "\n")
             self._out.flush()
@@ -328,13 +368,14 @@ class _Run:
         child_env["PULUMI_PROJECT"] = project.name  # as the engine adds it
         # Every request carries its resource's own `__provider`; the process's default (the
         # empty string) is never sent.
-        self.process = ProviderProcess(
+        self._new_process: Callable[[], ProviderProcess] = lambda: ProviderProcess(
             "",
             env=child_env,
             cwd=str(project.program),
             stack=stack,
             start_new_session=True,  # a Ctrl-C reaches this run, which then still destroys
         )
+        self.process = self._new_process()
         self._stop_destroy = False
 
     # -- waiting in the main thread, where Ctrl-C arrives
@@ -387,20 +428,23 @@ class _Run:
             if count == 1:
                 self.say("\nInterrupted: no more Creates are sent; waiting for those in flight.")
 
-        before = set(sys.modules)
-        cwd = os.getcwd()
-        os.chdir(program_dir)
-        try:
-            outputs = self._wait(
-                lambda: run_program(
+        def one_pass() -> Any:
+            try:
+                return run_program(
                     mocks,
                     program,
                     project=self.project.name,
                     stack=self.stack,
                     timeout=PROGRAM_TIMEOUT,
-                ),
-                on_interrupt,
-            )
+                )
+            except SystemExit as exc:  # BaseException: it would end the runner itself
+                raise ProgramExitError(exc.code) from None
+
+        before = set(sys.modules)
+        cwd = os.getcwd()
+        os.chdir(program_dir)
+        try:
+            outputs = self._wait(one_pass, on_interrupt)
         finally:
             os.chdir(cwd)
             _forget_modules(before, self.project.program)
@@ -411,13 +455,13 @@ class _Run:
         for failure in failures:
             line = f"  error: {failure.type_token}  {failure.name}: {_error_line(failure.error)}"
             self.say(line)
-            self.report.errors.append(line.strip())
+            self.report.errors.append(self.say.hide(line).strip())
         if not failures and not isinstance(exc, StoppedError):
             line = f"  error: the program failed: {type(exc).__name__}: {_error_line(exc)}"
             if isinstance(exc, pulumi.ConfigMissingError):
                 line += f" (set it with --config {exc.key}=VALUE)"
             self.say(line)
-            self.report.errors.append(line.strip())
+            self.report.errors.append(self.say.hide(line).strip())
 
     def plan(self) -> bool:
         self.say("\n== Plan (a preview: Check only, nothing is created)")
@@ -495,7 +539,7 @@ class _Run:
                 except Exception as exc:
                     line = f"  error: {_label(resource)}: {_error_line(exc)}"
                     self.say(line)
-                    self.report.errors.append(line.strip())
+                    self.report.errors.append(self.say.hide(line).strip())
                     ok = False
                     continue
                 if not read.id:
@@ -540,6 +584,26 @@ class _Run:
             self.say("Nothing to delete.")
             return
 
+        restarted = False
+
+        def usable_process() -> ProviderProcess:
+            # The provider keeps no state: one that died (crashed, killed) is replaced, once,
+            # so that what was created is still deleted.
+            nonlocal restarted
+            code = self.process.returncode
+            if code is None or restarted:
+                return self.process
+            restarted = True
+            self.say(
+                f"  the provider process exited (status {code}); "
+                "starting a new one to delete what was created"
+            )
+            self.process.stop()
+            self.process = self._new_process()
+            self.process.start()
+            self.process.configure(self.config, secret_keys=self.secret_keys)
+            return self.process
+
         def work() -> None:
             for resource in todo:
                 if self._stop_destroy:
@@ -547,7 +611,7 @@ class _Run:
                     continue
                 provider = resource.inputs.get(PROVIDER_KEY)
                 try:
-                    self.process.delete(
+                    usable_process().delete(
                         str(resource.id),
                         {**resource.outputs, PROVIDER_KEY: provider},
                         old_inputs=resource.inputs,
@@ -556,7 +620,7 @@ class _Run:
                 except Exception as exc:
                     line = f"  error: {_label(resource)}  id {resource.id}: {_error_line(exc)}"
                     self.say(line)
-                    self.report.errors.append(line.strip())
+                    self.report.errors.append(self.say.hide(line).strip())
                     self.report.left_behind.append(resource)
                     continue
                 self.report.destroyed.append(resource)
@@ -753,6 +817,31 @@ def _assignment(parser: argparse.ArgumentParser, option: str, text: str) -> tupl
     return key.strip(), value
 
 
+TERMINATION_SIGNALS: Final = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+@contextmanager
+def termination_as_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP act as a Ctrl-C meanwhile (main thread only): the run then still
+    destroys what it created and stops its provider process, which has a session of its own
+    and so would outlive this one."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, interrupt) for signum in TERMINATION_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -772,7 +861,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             value = line.rstrip("\r\n")
         config[key] = value
         secret_keys.append(key)
-    return run(args.program_dir, stack=args.stack, config=config, secret_keys=secret_keys).status
+    with termination_as_interrupt():
+        report = run(args.program_dir, stack=args.stack, config=config, secret_keys=secret_keys)
+    return report.status
 
 
 if __name__ == "__main__":

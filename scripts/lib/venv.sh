@@ -36,7 +36,9 @@ ensure_venv() {
     return 0
   fi
   if [ ! -x .venv/bin/python ]; then
-    "${PYTHON:-python3}" -m venv .venv
+    # --clear: a .venv whose Python is gone (made by a since removed version: dangling
+    # links) cannot be reused; one without a bin/python at all has nothing worth keeping.
+    "${PYTHON:-python3}" -m venv --clear .venv
   fi
   # pip's and setuptools' chatter only matters when the install fails.
   log=$(mktemp)

@@ -87,3 +87,20 @@ def test_an_out_of_date_venv_is_installed_and_says_why_when_pip_fails(tmp_path: 
     assert "pip: no index" in run.stderr
     assert "installing gcore-pulumi (.[test]) into .venv failed" in run.stderr
     assert not (tmp_path / ".venv" / ".gcore-pulumi-test").exists()
+
+
+def test_a_venv_whose_python_is_gone_is_made_again(tmp_path: Path) -> None:
+    # A .venv made by a Python that has since been removed (a pyenv or Homebrew upgrade):
+    # bin/python is a dangling link. It must be made again, not fail on the old links.
+    if shutil.which("sha256sum") is None:
+        pytest.skip("sha256sum is not installed")
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n", encoding="utf-8")
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "python3").symlink_to(tmp_path / "gone" / "python3.99")
+    (bin_dir / "python").symlink_to("python3")
+    run = _bash("set -e; ensure_venv base", tmp_path)
+    assert os.access(bin_dir / "python", os.X_OK), run.stderr
+    assert "No such file or directory" not in run.stderr
+    # offline, the install itself then fails, saying so
+    assert "installing gcore-pulumi (.) into .venv failed" in run.stderr

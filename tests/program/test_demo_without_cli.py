@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -134,3 +136,61 @@ def test_demo_with_a_pulumi_on_path_takes_the_cli_path(tmp_path: Path) -> None:
     assert "was not found on PATH" not in done.stdout
     assert "built-in engine driver" not in done.stdout
     assert not (REPO / "Pulumi.demo.yaml").exists()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_demo_terminated_mid_run_leaves_no_emulator_or_provider_process(tmp_path: Path) -> None:
+    # SIGTERM (kill, timeout, a cancelled CI job) once up has started: the emulator and the
+    # provider process run in sessions of their own, so the demo must stop them itself.
+    out_file = tmp_path / "out.txt"
+    with (
+        out_file.open("w", encoding="utf-8") as out,
+        subprocess.Popen(
+            [str(DEMO)],
+            cwd=tmp_path,
+            env=demo_env(path_without_pulumi()),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        ) as proc,
+    ):
+        deadline = time.monotonic() + 120
+        while "== Up" not in out_file.read_text(encoding="utf-8"):
+            assert proc.poll() is None and time.monotonic() < deadline, out_file.read_text()
+            time.sleep(0.05)
+        children = _children(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    text = out_file.read_text(encoding="utf-8")
+    try:
+        assert len(children) == 2, text  # the emulator and the provider process
+        deadline = time.monotonic() + 5
+        while any(map(_alive, children)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(map(_alive, children)), text
+        assert proc.returncode == 130, text
+        assert "Run interrupted" in text
+    finally:
+        for pid in children:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
