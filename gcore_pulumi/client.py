@@ -67,7 +67,7 @@ from .models import (
 )
 from .ownership import OwnedRules
 from .schema import duplicate_key
-from .settings import Settings
+from .settings import Settings, is_loopback
 from .tasks import PENDING_STATES, TaskFailedError, TaskPendingError, poll_offsets
 
 log = logging.getLogger("gcore_pulumi")
@@ -1436,6 +1436,8 @@ def _transport_error(
     if isinstance(error, requests.exceptions.SSLError):  # the TLS reasons above name no host
         check = "; check gcore:baseUrl, or REQUESTS_CA_BUNDLE for a private CA" if not sent else ""
         reason = f"{reason} ({where}{check})"
+        if sent and is_loopback(host):  # not for a refused certificate: that server speaks TLS
+            reason += "; a local Gcore emulator speaks plain http: use http:// in gcore:baseUrl"
     return TransportError(method, path, reason, maybe_sent=sent)
 
 

@@ -176,7 +176,7 @@ class Settings:
         if (
             parts.scheme == "http"
             and not self.allow_insecure_http
-            and not _is_loopback(parts.hostname)
+            and not is_loopback(parts.hostname)
         ):
             raise ConfigurationError(
                 "gcore:baseUrl uses plain http to a remote host, which would "
@@ -186,7 +186,8 @@ class Settings:
             )
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
     if host == "localhost":
         return True
     try:

@@ -178,6 +178,7 @@ def test_https_to_a_plain_http_server_is_a_tls_failure_naming_host_and_port() ->
         port = api.base_url.rsplit(":", 1)[1].rstrip("/")
         error = failure(client_for(f"https://127.0.0.1:{port}"))
     assert f"the TLS connection failed (127.0.0.1:{port})" in str(error)
+    assert "a local Gcore emulator speaks plain http: use http:// in gcore:baseUrl" in str(error)
     assert error.maybe_sent is True  # a TLS error while reading looks the same: may be sent
 
 
