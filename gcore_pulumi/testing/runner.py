@@ -46,7 +46,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -91,6 +91,8 @@ HEADER: Final = (
 )
 
 SECRET_SHOWN: Final = "[secret]"
+#: Config keys that are secrets however they are given (the provider's API key).
+ALWAYS_SECRET: Final = frozenset({"gcore:apiKey"})
 
 _T = TypeVar("_T")
 
@@ -323,6 +325,7 @@ class _Printer:
         }
         self._secrets = sorted(forms, key=len, reverse=True)
         self._lock = threading.Lock()
+        self._closed = False
 
     def hide(self, text: str) -> str:
         """``text`` as it is printed: every secret replaced."""
@@ -333,8 +336,27 @@ class _Printer:
     def __call__(self, text: str = "") -> None:
         text = self.hide(text)
         with self._lock:
-            self._out.write(text + "\n")
-            self._out.flush()
+            if self._closed:
+                return
+            try:
+                self._out.write(text + "\n")
+                self._out.flush()
+            except (OSError, ValueError):
+                # The reader went away (`... | head`, a closed terminal): stop printing, but
+                # finish the run, so that the destroy still deletes what was created.
+                self._closed = True
+                _silence(self._out)
+
+
+def _silence(out: TextIO) -> None:
+    """Point a dead standard stream at /dev/null, so that the interpreter's own flush at exit
+    does not fail on it again."""
+    if out not in (sys.stdout, sys.stderr):
+        return
+    with suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        os.close(devnull)
 
 
 def _label(resource: MockedResource) -> str:
@@ -763,7 +785,8 @@ def run(
     try:
         project = load_project(program_dir)
         given = {namespaced(k, project.name): v for k, v in (config or {}).items()}
-        secrets = {namespaced(k, project.name) for k in secret_keys}
+        # the provider's key is a secret however it was given (--config too)
+        secrets = {namespaced(k, project.name) for k in secret_keys} | ALWAYS_SECRET
         merged = {**project.defaults, **load_stack_config(project, stack, given), **given}
     except ProjectError as exc:
         say(f"error: {exc}")

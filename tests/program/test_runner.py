@@ -359,3 +359,34 @@ def test_run_command_interrupted_during_up_destroys_what_it_created(api: GcoreEm
     assert "== Refresh" not in out
     assert api.count("POST") == 1 and api.groups() == [] and api.all_rules() == []
     assert "Run interrupted (Ctrl-C); what it had created was destroyed." in out
+
+
+def test_the_api_key_given_with_config_is_still_a_secret(api: GcoreEmulator) -> None:
+    group = api.create_group()
+    config = {**provider_config(api), "securityGroupId": group}
+    out = io.StringIO()
+    report = run(BASIC, config=config, out=out, env=clean_env())  # no secret_keys at all
+    assert report.status == EXIT_OK, out.getvalue()
+    assert KEY not in out.getvalue()
+    assert "config gcore:apiKey: [secret]" in out.getvalue()
+
+
+def test_a_reader_that_goes_away_does_not_stop_the_destroy(api: GcoreEmulator) -> None:
+    # `... run examples/basic | head -3`: the pipe closes early; the run must still delete
+    # every rule it made (nothing is kept to delete them later).
+    group = api.create_group()
+    command = [sys.executable, "-m", "gcore_pulumi.testing", "run", str(BASIC)]
+    command += ["--config", f"securityGroupId={group}"]
+    command += [f"--config={k}={v}" for k, v in provider_config(api).items()]
+    reader, writer = os.pipe()
+    process = subprocess.Popen(
+        command, stdout=writer, stderr=subprocess.PIPE, env=clean_env(), cwd=REPO
+    )
+    os.close(writer)
+    with os.fdopen(reader, "rb") as stream:
+        stream.read(200)  # the header, then the reader is gone
+    _, err = process.communicate(timeout=120)
+    assert api.count("POST") >= 1, "the run made nothing: the test proves nothing"
+    assert api.rules(group) == [], err.decode()
+    assert process.returncode == EXIT_OK, err.decode()
+    assert b"BrokenPipeError" not in err
