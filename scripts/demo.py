@@ -45,6 +45,7 @@ Exit status: 0 done, 1 a step failed, 2 usage error or an unusable Pulumi CLI (o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -64,7 +65,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 REPO = Path(__file__).resolve().parent.parent
 STACK = "demo"
@@ -113,11 +114,23 @@ class Target:
 
 
 def say(text: str = "") -> None:
-    print(text, flush=True)
+    _print(text, sys.stdout)
 
 
 def warn(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    _print(text, sys.stderr)
+
+
+def _print(text: str, stream: TextIO) -> None:
+    """Print, or stop printing to a reader that went away (`scripts/demo | head`): the demo
+    must go on to delete what it created."""
+    try:
+        print(text, file=stream, flush=True)
+    except (OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
 
 
 # --- the emulator subprocess -----------------------------------------------------------

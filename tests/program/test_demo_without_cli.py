@@ -194,3 +194,28 @@ def test_demo_terminated_mid_run_leaves_no_emulator_or_provider_process(tmp_path
         for pid in children:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_demo_piped_to_a_reader_that_stops_early_still_deletes_the_rules(tmp_path: Path) -> None:
+    # `scripts/demo | head -3`: printing fails once the reader is gone; the demo must still
+    # delete every rule it made and exit 0.
+    log = tmp_path / "emulator.log"
+    reader, writer = os.pipe()
+    process = subprocess.Popen(
+        [str(DEMO), "--emulator-log", str(log)],
+        cwd=tmp_path,
+        env=demo_env(path_without_pulumi()),
+        stdout=writer,
+        stderr=subprocess.PIPE,
+    )
+    os.close(writer)
+    with os.fdopen(reader, "rb") as stream:
+        stream.read(100)
+    _, err = process.communicate(timeout=180)
+    requests = log.read_text(encoding="utf-8").splitlines()
+    posts = [line for line in requests if RULES_POST.match(line)]
+    deletes = [m.group(1) for m in map(RULE_DELETE.match, requests) if m]
+    assert len(posts) == 6, requests
+    assert len(set(deletes)) == 6, err.decode()
+    assert process.returncode == 0, err.decode()
+    assert b"BrokenPipeError" not in err
