@@ -632,11 +632,22 @@ def real_target(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Ta
 _CLI_VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)([-+][0-9A-Za-z.+-]*)?")
 
 
+def cli_version_line(text: str) -> str | None:
+    """The line of what ``pulumi version`` printed that is the version: the first line that
+    is one, so that a warning printed before it (a new version is available, a deprecated
+    setting) does not hide it."""
+    for line in text.splitlines():
+        if _CLI_VERSION.fullmatch(line.strip()):
+            return line.strip()
+    return None
+
+
 def parse_cli_version(text: str) -> tuple[int, int, int] | None:
     """``(3, 139, 0)`` from what ``pulumi version`` prints (``v3.139.0``, maybe with a
-    ``-alpha.x`` or ``+dirty`` suffix), or None if that is not a version."""
-    lines = text.strip().splitlines()
-    match = _CLI_VERSION.fullmatch(lines[0].strip()) if lines else None
+    ``-alpha.x`` or ``+dirty`` suffix, maybe after warning lines), or None if it printed no
+    version."""
+    line = cli_version_line(text)
+    match = _CLI_VERSION.fullmatch(line) if line is not None else None
     if match is None:
         return None
     return int(match[1]), int(match[2]), int(match[3])
@@ -679,7 +690,7 @@ def cli_version_problem(path: str) -> str | None:
         )
     if found < MIN_CLI_VERSION:
         return (
-            f"the Pulumi CLI at {path} is {printed.splitlines()[0].strip()}, but {needed} "
+            f"the Pulumi CLI at {path} is {cli_version_line(printed)}, but {needed} "
             "(older ones do not pass stack config to dynamic providers, so `pulumi up` fails "
             f'with "no API key"); upgrade it with {install}'
         )

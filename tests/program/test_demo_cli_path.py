@@ -117,6 +117,9 @@ def load_demo() -> ModuleType:
         ("", None),
         ("pulumi version unknown", None),
         ("v3.139", None),
+        ("warning: A new version of Pulumi is available.\nv3.216.0\n", (3, 216, 0)),
+        ("v3.139.0\nwarning: something after it\n", (3, 139, 0)),
+        ("warning: v3.139.0 is deprecated\n", None),
     ],
 )
 def test_cli_version_parsing(printed: str, expected: tuple[int, int, int] | None) -> None:
@@ -306,6 +309,22 @@ def test_demo_refuses_an_unusable_cli_before_starting_anything(
     assert len([line for line in out.splitlines() if line.strip()]) == 1, out
     assert "emulator" not in out, "nothing starts before the check"
     assert verbs(demo.calls()) == ["version"]
+
+
+@pytest.mark.parametrize(
+    ("version", "code", "needle"),
+    [
+        ("warning: A new version of Pulumi is available\nv3.216.0", 0, "Demo finished"),
+        ("warning: A new version of Pulumi is available\nv3.138.0", 2, "is v3.138.0, but"),
+    ],
+    ids=["new-enough", "too-old"],
+)
+def test_a_warning_printed_before_the_version_is_not_taken_for_it(
+    start_demo: Callable[..., Demo], version: str, code: int, needle: str
+) -> None:
+    demo = start_demo(FAKE_PULUMI_VERSION=version)
+    assert demo.finish() == code, demo.output()
+    assert needle in demo.output()
 
 
 # --- the Python the CLI runs -------------------------------------------------------------
