@@ -303,7 +303,7 @@ def venv_env(base: Mapping[str, str]) -> dict[str, str]:
 
 
 class Interrupted(DemoError):
-    """Ctrl-C (SIGINT) or SIGTERM arrived: no further step starts; cleanup still runs."""
+    """Ctrl-C (SIGINT), SIGTERM or SIGHUP arrived: no further step starts; cleanup still runs."""
 
 
 def terminal_sent_it(signum: int, pid: int) -> bool:
@@ -329,7 +329,7 @@ def terminal_sent_it(signum: int, pid: int) -> bool:
 
 
 class Interrupts:
-    """SIGINT and SIGTERM while the demo drives the CLI (a context manager).
+    """SIGINT, SIGTERM and SIGHUP while the demo drives the CLI (a context manager).
 
     pulumi cancels cleanly on its first SIGINT if it is given time, and stops at once on a
     second; a killed pulumi leaves the stack locked and may orphan the provider process. So
@@ -343,7 +343,13 @@ class Interrupts:
         self._saved: dict[int, Any] = {}
 
     def __enter__(self) -> Interrupts:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        # SIGHUP too: outside this block it acts as a Ctrl-C (see __main__), and inside it
+        # must not raise in the middle of a pulumi step (pulumi would run on unsignalled
+        # while the cleanup's destroy starts beside it).
+        signums = [signal.SIGINT, signal.SIGTERM]
+        if hasattr(signal, "SIGHUP"):
+            signums.append(signal.SIGHUP)
+        for signum in signums:
             self._saved[signum] = signal.signal(signum, self._handle)
         return self
 

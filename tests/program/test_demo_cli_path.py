@@ -4,7 +4,7 @@ signals as the real CLI does (there is no real CLI here).
 - ``pulumi version`` is checked before the emulator starts: older than 3.139, or not a version
   at all, is refused in one line naming what was found and what is needed.
 - Every pulumi call runs the venv's Python (PULUMI_PYTHON_CMD), whatever the shell says.
-- Ctrl-C or SIGTERM during ``pulumi up``: pulumi gets exactly one SIGINT (from the terminal,
+- Ctrl-C, SIGTERM or SIGHUP during ``pulumi up``: pulumi gets exactly one SIGINT (from the terminal,
   or passed on by the demo), the demo waits for it to finish cancelling, then destroys and
   removes the stack and exits 130.
 - A failed ``--real`` destroy prints commands that work from the user's shell.
@@ -344,7 +344,13 @@ def test_every_pulumi_call_runs_the_venv_python(start_demo: Callable[..., Demo])
 
 @pytest.mark.parametrize(
     "how",
-    ["ctrl-c at the terminal", "SIGINT to the demo", "SIGTERM to the demo", "SIGINT twice"],
+    [
+        "ctrl-c at the terminal",
+        "SIGINT to the demo",
+        "SIGTERM to the demo",
+        "SIGHUP to the demo",
+        "SIGINT twice",
+    ],
 )
 def test_interrupted_up_lets_pulumi_cancel_then_cleans_up_and_exits_130(
     start_demo: Callable[..., Demo], how: str
@@ -359,7 +365,7 @@ def test_interrupted_up_lets_pulumi_cancel_then_cleans_up_and_exits_130(
     if how.startswith("ctrl-c"):
         os.write(demo.proc.pty_master, b"\x03")  # type: ignore[attr-defined]
     else:
-        demo.proc.send_signal(signal.SIGTERM if how.startswith("SIGTERM") else signal.SIGINT)
+        demo.proc.send_signal(getattr(signal, how.split()[0]))
     if twice:
         demo.wait_for("signal")
         demo.proc.send_signal(signal.SIGINT)
@@ -382,7 +388,7 @@ def test_interrupted_up_lets_pulumi_cancel_then_cleans_up_and_exits_130(
     assert api == [True], "the emulator is still up for the cleanup's destroy"
     out = demo.output()
     assert "waiting for pulumi to finish cancelling" in out
-    name = "SIGTERM" if how.startswith("SIGTERM") else "SIGINT"
+    name = how.split()[0] if how.startswith(("SIGTERM", "SIGHUP")) else "SIGINT"
     how_it_got_it = "pulumi got it from the terminal" if from_terminal else "passed on to pulumi"
     assert f"{name} received ({how_it_got_it}" in out
     assert "passed on" not in out if from_terminal else "from the terminal" not in out
