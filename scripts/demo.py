@@ -380,7 +380,10 @@ class Interrupts:
         else:
             note = f"{name} received again ({how}); pulumi now stops at once"
         # os.write, not print: a handler may run in the middle of a print to the same stream.
-        os.write(sys.stderr.fileno(), f"scripts/demo: {note}\n".encode())
+        # A reader that went away (`2>&1 | head`) must not make the handler raise: that would
+        # come out of the pulumi step as an error instead of an interrupt.
+        with contextlib.suppress(OSError, ValueError):
+            os.write(sys.stderr.fileno(), f"scripts/demo: {note}\n".encode())
 
 
 class Pulumi:

@@ -464,3 +464,45 @@ def test_failed_real_destroy_prints_commands_that_work_from_the_users_shell(
         assert call["env"]["PULUMI_PYTHON_CMD"] == sys.executable
         assert call["env"]["PATH"].startswith(str(Path(sys.executable).parent) + os.pathsep)
         assert call["env"]["GCORE_API_KEY"] == "key-the-user-sets"
+
+
+# --- a signal when the demo's stderr reader is gone ------------------------------------
+
+
+def test_signal_with_stderr_gone_still_cancels_cleans_up_and_exits_130(tmp_path: Path) -> None:
+    """`scripts/demo 2>&1 | head`, then SIGTERM: the handler's note cannot be written (EPIPE);
+    that must not turn into an exception out of the pulumi step (exit 1, no 130)."""
+    if (REPO / "Pulumi.demo.yaml").exists():
+        pytest.skip("Pulumi.demo.yaml exists in the repository root (a demo run in progress?)")
+    env = demo_env(tmp_path, {"FAKE_PULUMI_SLOW": "up"})
+    log = tmp_path / "calls.jsonl"
+    read_end, write_end = os.pipe()
+    with (tmp_path / "stdout.txt").open("wb") as stdout:
+        proc = subprocess.Popen(
+            [sys.executable, str(DEMO)],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=write_end,
+        )
+    os.close(write_end)
+    try:
+        deadline = time.monotonic() + 30
+        while not (log.exists() and '"waiting"' in log.read_text(encoding="utf-8")):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.02)
+        os.close(read_end)
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        (REPO / "Pulumi.demo.yaml").unlink(missing_ok=True)
+    events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert code == 130, (tmp_path / "stdout.txt").read_text()
+    up_exit = next(e for e in events if e["event"] == "exit")
+    calls = [e for e in events if e["event"] == "call"]
+    assert verbs(calls)[-3:] == ["up", "destroy", "stack rm"], verbs(calls)
+    assert calls[-2]["t"] >= up_exit["t"]
