@@ -1418,6 +1418,10 @@ def _transport_error(
         # one during the handshake: the request may have been sent.
         reason = "the TLS connection failed"
         sent = True
+    elif isinstance(error, requests.exceptions.ProxyError):
+        # Flagged as before (a ConnectionError: maybe sent); only the wording names the proxy.
+        reason = _proxy_failure(error, where)
+        sent = True
     elif isinstance(error, requests.ConnectionError) and _read_timed_out(error):
         reason = f"no answer from {where} before the read timeout (gcore:timeout)"
         sent = True
@@ -1459,6 +1463,37 @@ def _connect_failure(error: requests.ConnectionError, host: str, where: str) -> 
     return (
         f"could not connect to {where} ({why or 'host unreachable'}): check the network and "
         "gcore:baseUrl"
+    )
+
+
+def _proxy_failure(error: requests.exceptions.ProxyError, where: str) -> str:
+    """Why the proxy (HTTPS_PROXY / HTTP_PROXY) did not take the request to ``where``: it
+    refused the connection, its name did not resolve, or it refused the tunnel. The proxy is
+    named by host:port only (its URL may hold a user and password)."""
+    causes = list(_causes(error))
+    proxy = "proxy"
+    for cause in causes:
+        conn = getattr(cause, "conn", None) if isinstance(cause, NewConnectionError) else None
+        host, port = getattr(conn, "host", None), getattr(conn, "port", None)
+        if isinstance(host, str) and host:
+            shown = f"[{host}]" if ":" in host else host
+            proxy = f"proxy {shown}:{port}" if port else f"proxy {shown}"
+            break
+    tunnel = next((str(c) for c in causes if str(c).startswith("Tunnel connection failed")), None)
+    if any(isinstance(c, (NameResolutionError, socket.gaierror)) for c in causes):
+        why = "its name did not resolve"
+    elif any(isinstance(c, ConnectionRefusedError) for c in causes):
+        why = "connection refused"
+    elif tunnel is not None:
+        why = f"it refused to open a tunnel: {tunnel[:120]}"
+    else:
+        why = next(
+            (c.strerror for c in causes if isinstance(c, OSError) and c.strerror),
+            "no usable answer",
+        )
+    return (
+        f"could not reach {where} through the {proxy} ({why}): check HTTPS_PROXY / HTTP_PROXY, "
+        "or NO_PROXY for hosts to reach directly"
     )
 
 

@@ -71,12 +71,28 @@ def named_inputs(
 
     def wrap(init: Callable[_P, None]) -> Callable[_P, None]:
         params = inspect.signature(init).parameters
+        positional = [p for p in params.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
+        keyword_only = [p.name for p in params.values() if p.kind is p.KEYWORD_ONLY]
 
         @functools.wraps(init)
         def checked(*args: _P.args, **kwargs: _P.kwargs) -> None:
             unknown = [key for key in kwargs if key not in params]
             if unknown:
                 raise TypeError(unknown_reason(unknown[0]))
+            if len(args) > len(positional):
+                # Not "missing required input": the inputs were given, only not by keyword.
+                taken = [p.name for p in positional[1:]]  # without self
+                example = f"{keyword_only[0]}=...{', opts=...' if 'opts' in keyword_only else ''}"
+                if not taken:
+                    raise TypeError(
+                        f"{type_name} takes its inputs by keyword only ({example}), "
+                        f"not by position ({len(args) - 1} positional argument(s) given)"
+                    )
+                raise TypeError(
+                    f"{type_name} takes at most {len(taken)} positional arguments "
+                    f"({', '.join(taken)}), {len(args) - 1} given; give the rest by keyword "
+                    f"({example})"
+                )
             missing = [
                 p.name
                 for p in params.values()

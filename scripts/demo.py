@@ -303,7 +303,7 @@ def venv_env(base: Mapping[str, str]) -> dict[str, str]:
 
 
 class Interrupted(DemoError):
-    """Ctrl-C (SIGINT) or SIGTERM arrived: no further step starts; cleanup still runs."""
+    """Ctrl-C (SIGINT), SIGTERM or SIGHUP arrived: no further step starts; cleanup still runs."""
 
 
 def terminal_sent_it(signum: int, pid: int) -> bool:
@@ -329,7 +329,7 @@ def terminal_sent_it(signum: int, pid: int) -> bool:
 
 
 class Interrupts:
-    """SIGINT and SIGTERM while the demo drives the CLI (a context manager).
+    """SIGINT, SIGTERM and SIGHUP while the demo drives the CLI (a context manager).
 
     pulumi cancels cleanly on its first SIGINT if it is given time, and stops at once on a
     second; a killed pulumi leaves the stack locked and may orphan the provider process. So
@@ -343,7 +343,13 @@ class Interrupts:
         self._saved: dict[int, Any] = {}
 
     def __enter__(self) -> Interrupts:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        # SIGHUP too: outside this block it acts as a Ctrl-C (see __main__), and inside it
+        # must not raise in the middle of a pulumi step (pulumi would run on unsignalled
+        # while the cleanup's destroy starts beside it).
+        signums = [signal.SIGINT, signal.SIGTERM]
+        if hasattr(signal, "SIGHUP"):
+            signums.append(signal.SIGHUP)
+        for signum in signums:
             self._saved[signum] = signal.signal(signum, self._handle)
         return self
 
@@ -374,7 +380,10 @@ class Interrupts:
         else:
             note = f"{name} received again ({how}); pulumi now stops at once"
         # os.write, not print: a handler may run in the middle of a print to the same stream.
-        os.write(sys.stderr.fileno(), f"scripts/demo: {note}\n".encode())
+        # A reader that went away (`2>&1 | head`) must not make the handler raise: that would
+        # come out of the pulumi step as an error instead of an interrupt.
+        with contextlib.suppress(OSError, ValueError):
+            os.write(sys.stderr.fileno(), f"scripts/demo: {note}\n".encode())
 
 
 class Pulumi:
@@ -632,11 +641,22 @@ def real_target(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Ta
 _CLI_VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)([-+][0-9A-Za-z.+-]*)?")
 
 
+def cli_version_line(text: str) -> str | None:
+    """The line of what ``pulumi version`` printed that is the version: the first line that
+    is one, so that a warning printed before it (a new version is available, a deprecated
+    setting) does not hide it."""
+    for line in text.splitlines():
+        if _CLI_VERSION.fullmatch(line.strip()):
+            return line.strip()
+    return None
+
+
 def parse_cli_version(text: str) -> tuple[int, int, int] | None:
     """``(3, 139, 0)`` from what ``pulumi version`` prints (``v3.139.0``, maybe with a
-    ``-alpha.x`` or ``+dirty`` suffix), or None if that is not a version."""
-    lines = text.strip().splitlines()
-    match = _CLI_VERSION.fullmatch(lines[0].strip()) if lines else None
+    ``-alpha.x`` or ``+dirty`` suffix, maybe after warning lines), or None if it printed no
+    version."""
+    line = cli_version_line(text)
+    match = _CLI_VERSION.fullmatch(line) if line is not None else None
     if match is None:
         return None
     return int(match[1]), int(match[2]), int(match[3])
@@ -679,7 +699,7 @@ def cli_version_problem(path: str) -> str | None:
         )
     if found < MIN_CLI_VERSION:
         return (
-            f"the Pulumi CLI at {path} is {printed.splitlines()[0].strip()}, but {needed} "
+            f"the Pulumi CLI at {path} is {cli_version_line(printed)}, but {needed} "
             "(older ones do not pass stack config to dynamic providers, so `pulumi up` fails "
             f'with "no API key"); upgrade it with {install}'
         )

@@ -229,3 +229,71 @@ def test_an_untrusted_certificate_names_the_host_and_the_ca_setting(
     assert "certificate is not trusted" in str(error)
     assert f"127.0.0.1:{self_signed_listener}" in str(error) and "REQUESTS_CA_BUNDLE" in str(error)
     assert error.maybe_sent is False
+
+
+# --- a proxy in between (HTTPS_PROXY / HTTP_PROXY) ----------------------------------------
+
+
+@pytest.fixture
+def proxy_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    def use(proxy: str) -> None:
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+            monkeypatch.setenv(name, proxy)
+
+    yield use
+
+
+@pytest.fixture
+def refusing_tunnel_proxy() -> Iterator[int]:
+    """A proxy that answers every CONNECT with 403."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                with contextlib.suppress(OSError):
+                    conn.recv(65536)
+                    conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield int(server.getsockname()[1])
+    stop.set()
+    thread.join(2)
+    server.close()
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_proxy_that_refuses_the_connection_is_named_not_the_api(
+    proxy_env: Any, scheme: str
+) -> None:
+    port = closed_port()
+    proxy_env(f"http://proxyuser:proxysecret@127.0.0.1:{port}")
+    error = failure(client_for(f"{scheme}://api.example.com?token=querysecret"))
+    message = str(error)
+    assert f"proxy 127.0.0.1:{port}" in message, message
+    assert "connection refused" in message and "HTTPS_PROXY" in message, message
+    assert "dropped" not in message, message
+    assert "proxysecret" not in message and "querysecret" not in message
+    assert error.maybe_sent is True  # as before: the flag did not change with the wording
+
+
+def test_a_proxy_that_refuses_the_tunnel_says_so(
+    proxy_env: Any, refusing_tunnel_proxy: int
+) -> None:
+    proxy_env(f"http://127.0.0.1:{refusing_tunnel_proxy}")
+    error = failure(client_for("https://api.example.com"))
+    message = str(error)
+    assert "proxy" in message and "403" in message and "api.example.com:443" in message, message
+    assert "dropped" not in message, message

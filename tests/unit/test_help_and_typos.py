@@ -133,3 +133,28 @@ def test_a_missing_required_input_of_an_args_class_is_named() -> None:
         SecurityGroupRuleArgs(direction="ingress")  # type: ignore[call-arg]
     with pytest.raises(TypeError, match=r"^SecurityGroupArgs: missing required input name$"):
         SecurityGroupArgs()  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("make", "name"),
+    [
+        (lambda: SecurityGroupRuleArgs("g", "ingress"), "SecurityGroupRuleArgs"),
+        (lambda: SecurityGroupArgs("web"), "SecurityGroupArgs"),
+    ],
+    ids=["rule-args", "group-args"],
+)  # fmt: skip
+def test_inputs_given_by_position_are_not_reported_missing(make: Any, name: str) -> None:
+    """They were given, just not by keyword: "missing required input" sent users looking for
+    an input they had passed."""
+    with pytest.raises(TypeError) as caught:
+        make()
+    message = str(caught.value)
+    assert "missing" not in message, message
+    assert message.startswith(f"{name} takes its inputs by keyword"), message
+
+
+def test_opts_by_position_to_a_group_says_it_goes_by_keyword() -> None:
+    with pytest.raises(TypeError) as caught:
+        SecurityGroup("g", SecurityGroupArgs(name="web"), pulumi.ResourceOptions())  # type: ignore[call-overload]
+    message = str(caught.value)
+    assert "(resource_name, args), 3 given" in message and "opts=..." in message, message
