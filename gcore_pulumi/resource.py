@@ -7,6 +7,7 @@ HTTP work in the provider process.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 import typing
@@ -73,11 +74,19 @@ def named_inputs(
         params = inspect.signature(init).parameters
         positional = [p for p in params.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
         keyword_only = [p.name for p in params.values() if p.kind is p.KEYWORD_ONLY]
+        not_inputs = {"resource_name", "args", "opts"} & set(params)
 
         @functools.wraps(init)
         def checked(*args: _P.args, **kwargs: _P.kwargs) -> None:
             unknown = [key for key in kwargs if key not in params]
             if unknown:
+                # `opt=`, `arg=`: closest to a parameter that is not an input
+                best = difflib.get_close_matches(unknown[0], list(params)[1:], n=1, cutoff=0.6)
+                if best and best[0] in not_inputs:
+                    raise TypeError(
+                        f"{type_name} got an unexpected keyword argument {unknown[0]!r}; "
+                        f"did you mean {best[0]!r}?"
+                    )
                 raise TypeError(unknown_reason(unknown[0]))
             if len(args) > len(positional):
                 # Not "missing required input": the inputs were given, only not by keyword.

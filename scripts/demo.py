@@ -554,7 +554,9 @@ def keep_passphrase(pulumi: Pulumi, state_dir: Path, config_file: Path) -> None:
     warn(
         "scripts/demo: `pulumi destroy` failed, so rules may still exist at Gcore. The stack "
         f"state is kept in {state_dir} and its config in {REPO / config_file.name}; to retry, "
-        f"run {first} with GCORE_API_KEY set, as below (any shell, any folder):\n{commands}"
+        f"run {first} with GCORE_API_KEY set, as below (any shell, any folder):\n{commands}\n"
+        f"Once the destroy has succeeded, delete {state_dir} and {REPO / config_file.name} "
+        "(scripts/demo does not start while that file exists)."
     )
 
 

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -431,6 +432,9 @@ def test_failed_real_destroy_prints_commands_that_work_from_the_users_shell(
     expected = ["cancel", "destroy"] if interrupted else ["destroy"]
     assert [c.split(" pulumi ", 1)[1].split()[0] for c in commands[1:]] == expected, out
     assert "pulumi cancel" in out if interrupted else "pulumi cancel" not in out
+    state_dir = urllib.parse.unquote(backend.removeprefix("file://"))
+    assert f"Once the destroy has succeeded, delete {state_dir}" in out
+    assert f"and {REPO / 'Pulumi.demo.yaml'} (scripts/demo does not start" in out
 
     # As the user's shell would run them: a wrong passphrase exported, another Python named.
     shell_env = {k: v for k, v in os.environ.items() if not k.startswith(("GCORE_", "PULUMI_"))}

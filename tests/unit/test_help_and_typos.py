@@ -158,3 +158,21 @@ def test_opts_by_position_to_a_group_says_it_goes_by_keyword() -> None:
         SecurityGroup("g", SecurityGroupArgs(name="web"), pulumi.ResourceOptions())  # type: ignore[call-overload]
     message = str(caught.value)
     assert "(resource_name, args), 3 given" in message and "opts=..." in message, message
+
+
+@pytest.mark.parametrize(
+    ("make", "typo", "meant"),
+    [
+        (
+            lambda: SecurityGroupRule("r", group_id="g", direction="ingress", opt=None),
+            "opt",
+            "opts",
+        ),
+        (lambda: SecurityGroup("g", name="web", opt=None), "opt", "opts"),
+        (lambda: SecurityGroupRule("r", arg=None), "arg", "args"),
+    ],
+)
+def test_a_misspelt_opts_or_args_names_it(make: Any, typo: str, meant: str) -> None:
+    with pytest.raises(TypeError) as caught:
+        make()
+    assert f"unexpected keyword argument {typo!r}; did you mean {meant!r}?" in str(caught.value)
