@@ -109,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=f"environment: {API_KEY_VARIABLE} (the key, if no --api-key), {FAULTS_VARIABLE} "
         "(fault specs separated by ';'), GCORE_EMULATOR_SEED; "
         f"{PROVIDER_KEY_VARIABLE} is never used. Exit status: 0 when stopped by SIGTERM or "
-        "SIGINT, 1 when it cannot listen on --host/--port, 2 for a bad command line.",
+        "SIGINT, 1 when it cannot listen on --host/--port, 2 for a bad command line. "
+        f"Another command: {PROG} run PROGRAM_DIR [--config KEY=VALUE ...] runs a Pulumi "
+        f"program without the Pulumi CLI (see {PROG} run --help).",
     )
     parser.add_argument(
         "--host", type=_host, default="127.0.0.1", help="address to bind (default: %(default)s)"

@@ -229,3 +229,14 @@ def test_tls_handshake_is_closed_noticed_and_the_emulator_keeps_serving() -> Non
 
 def api_url(port: int) -> str:
     return f"http://127.0.0.1:{port}"
+
+
+def test_help_names_the_run_command_and_the_emulator_key_rules(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"{PROG} run PROGRAM_DIR" in text and "without the Pulumi CLI" in text
+    assert "GCORE_API_KEY is never used" in text and "test-api-key" in text
