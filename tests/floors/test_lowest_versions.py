@@ -41,10 +41,12 @@ TIERS = (
     "tests/http/test_client.py",
     "tests/http/test_client_tls_failures.py",
     "tests/http/test_group_client.py",
+    "tests/program/test_runner.py",
     "tests/unit",
 )
 """What runs on the floors: the engine-protocol lifecycles of both resources and the SDK's
-server (pulumi), the HTTP client and emulator (requests, urllib3), the models (pydantic).
+server (pulumi), the program runner (the SDK's mocks and runtime config), the HTTP client and
+emulator (requests, urllib3), the models (pydantic).
 The rest of tests/engine would take this tier past its two minutes of CI time."""
 LEFT_OUT: tuple[str, ...] = ()
 """Nothing inside TIERS is left out. The emulator's own tests (stdlib only) and the check
