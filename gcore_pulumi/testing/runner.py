@@ -53,11 +53,11 @@ from types import FrameType
 from typing import Any, Final, TextIO, TypeVar
 
 import pulumi
-import yaml
 from pulumi.runtime import settings as pulumi_settings
 
 from .engine import PROVIDER_KEY, CheckFailedError, ProviderProcess, ProviderRpcError
 from .mocks import ForwardingMocks, MockedResource, StoppedError, run_program
+from .stack_config import Project, ProjectError, load_project, load_stack_config, namespaced
 
 __all__ = [
     "EXIT_FAILED",
@@ -97,10 +97,6 @@ ALWAYS_SECRET: Final = frozenset({"gcore:apiKey"})
 _T = TypeVar("_T")
 
 
-class ProjectError(Exception):
-    """Pulumi.yaml, the stack config or an option cannot be used; the message says why."""
-
-
 class ProgramExitError(Exception):
     """The program called ``sys.exit`` (at its top level or in a callback) before it finished:
     a failed pass, not a way out of the runner (whose status and destroy must still follow)."""
@@ -108,115 +104,6 @@ class ProgramExitError(Exception):
     def __init__(self, code: object) -> None:
         super().__init__(f"the program called sys.exit({code!r}) before it finished")
         self.code = code
-
-
-# ------------------------------------------------------------------------------ the project
-
-
-@dataclass(frozen=True)
-class Project:
-    """A Pulumi project: its name, the folder of Pulumi.yaml, and the folder of the program."""
-
-    name: str
-    root: Path
-    program: Path
-    defaults: dict[str, str]
-    config_dir: Path | None = None
-    """Where Pulumi.<stack>.yaml is (Pulumi.yaml's ``stackConfigDir:``); None: ``root``."""
-
-
-def namespaced(key: str, project: str) -> str:
-    """``key`` with the project's namespace when it has none (``sshCidr`` -> ``web:sshCidr``)."""
-    return key if ":" in key else f"{project}:{key}"
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ProjectError(f"cannot read {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ProjectError(f"{path} is not valid YAML: {exc}") from None
-
-
-def _config_text(value: Any) -> str:
-    """A config value as the Pulumi SDK holds it: text (structured values as JSON)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return json.dumps(value, separators=(",", ":"))
-
-
-def _has_secure(value: Any) -> bool:
-    """An encrypted value is ``{secure: CIPHERTEXT}`` (one key, a string), at any depth."""
-    if isinstance(value, dict):
-        if len(value) == 1 and isinstance(value.get("secure"), str):
-            return True
-        return any(_has_secure(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_secure(v) for v in value)
-    return False
-
-
-def load_project(program_dir: str | os.PathLike[str]) -> Project:
-    """Read PROGRAM_DIR/Pulumi.yaml: the project name, ``main:``, and ``config:`` defaults."""
-    root = Path(program_dir).resolve()
-    manifest = root / "Pulumi.yaml"
-    if not manifest.is_file():
-        raise ProjectError(f"{root} has no Pulumi.yaml: give the folder of a Pulumi project")
-    data = _read_yaml(manifest)
-    name = data.get("name") if isinstance(data, dict) else None
-    if not isinstance(name, str) or not name.strip():
-        raise ProjectError(f"{manifest} has no `name:`; add the project's name there")
-    main_option = data.get("main")
-    program = (root / main_option).resolve() if isinstance(main_option, str) else root
-    if program.suffix == ".py" or not (program / "__main__.py").is_file():
-        raise ProjectError(
-            f"{program} has no __main__.py: this runner runs a program folder's __main__.py"
-        )
-    defaults: dict[str, str] = {}
-    declared = data.get("config")
-    for key, spec in declared.items() if isinstance(declared, dict) else []:
-        # `value:` sets the key for every stack (the form for other namespaces), `default:`
-        # is the declared default; a plain value is the short form.
-        value = spec.get("value", spec.get("default")) if isinstance(spec, dict) else spec
-        if value is not None:
-            defaults[namespaced(str(key), name)] = _config_text(value)
-    config_dir_option = data.get("stackConfigDir")
-    config_dir = root / config_dir_option if isinstance(config_dir_option, str) else None
-    return Project(name=name, root=root, program=program, defaults=defaults, config_dir=config_dir)
-
-
-def load_stack_config(project: Project, stack: str, given: Collection[str] = ()) -> dict[str, str]:
-    """The ``config:`` of Pulumi.<stack>.yaml next to Pulumi.yaml, or in its
-    ``stackConfigDir:`` ({} when there is none),
-    namespaced. A ``secure:`` value is an error unless its key is in ``given`` (namespaced
-    keys the caller sets itself)."""
-    path = (project.config_dir or project.root) / f"Pulumi.{stack}.yaml"
-    if not path.is_file():
-        return {}
-    data = _read_yaml(path)
-    raw = data.get("config") if isinstance(data, dict) else None
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ProjectError(f"{path}: `config:` must be a mapping of keys to values")
-    config: dict[str, str] = {}
-    for key, value in raw.items():
-        full = namespaced(str(key), project.name)
-        if full in given:
-            continue
-        if _has_secure(value):
-            raise ProjectError(
-                f"{path}: {full} is encrypted (secure:) and cannot be decrypted without the "
-                f"Pulumi CLI; pass it with --secret {full}=VALUE (or --secret {full} and the "
-                "value on standard input)"
-            )
-        config[full] = _config_text(value)
-    return config
 
 
 # -------------------------------------------------------------------------------- the report
