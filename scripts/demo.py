@@ -61,7 +61,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -719,20 +719,20 @@ def run(target: Target, pulumi_path: str, ssh_cidr: str | None) -> int:
 # --- without the Pulumi CLI: the project's built-in engine driver -------------------------
 
 
-def run_without_cli(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """Say that there is no CLI and what runs instead, then run the program with the runner:
-    against real Gcore with --real, else against an emulator started here."""
-    say(NO_CLI_NOTICE + "\n")
-    if args.real:
-        target = real_target(args, parser)
+def with_target(args: argparse.Namespace, real: Target | None, job: Callable[[Target], int]) -> int:
+    """Run ``job`` against real Gcore (``real``, from --real), else against an emulator
+    started here and stopped afterwards, saying which."""
+    if real is not None:
         say(
-            f"Real Gcore at {target.base_url}: rules go into security group "
-            f"{target.group_id} (project {target.project_id}, region {target.region_id}) "
+            f"Real Gcore at {real.base_url}: rules go into security group "
+            f"{real.group_id} (project {real.project_id}, region {real.region_id}) "
             "and are deleted again at the end."
         )
-        return drive_program(target, args.ssh_cidr)
+        return job(real)
 
     api_key = secrets.token_urlsafe(24)
+    # In a session of its own: the terminal's Ctrl-C is for pulumi (which then cancels) or the
+    # runner, and the emulator must stay up for the cleanup's destroy.
     emulator = EmulatorProcess(api_key, [GROUP_NAME], log=args.emulator_log, new_session=True)
     try:
         info = emulator.start()
@@ -748,7 +748,7 @@ def run_without_cli(args: argparse.Namespace, parser: argparse.ArgumentParser) -
             f"Gcore API emulator (pid {emulator.pid}) at {target.base_url}, "
             f"security group {GROUP_NAME!r}: {target.group_id}\n"
         )
-        return drive_program(target, args.ssh_cidr)
+        return job(target)
     except DemoError as exc:
         warn(f"scripts/demo: {exc}")
         return EXIT_FAILED
@@ -827,51 +827,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_USAGE
 
-    # No Pulumi CLI: the built-in engine driver runs the program (see run_without_cli).
+    real = real_target(args, parser) if args.real else None
     pulumi_path = shutil.which("pulumi")
     if pulumi_path is None:
-        return run_without_cli(args, parser)
+        # No Pulumi CLI: say so first, then the built-in engine driver runs the program.
+        say(NO_CLI_NOTICE + "\n")
+        return with_target(args, real, lambda target: drive_program(target, args.ssh_cidr))
 
-    real = real_target(args, parser) if args.real else None
     # The CLI is checked before the emulator starts or anything is created.
     problem = cli_version_problem(pulumi_path)
     if problem is not None:
         warn(f"scripts/demo: {problem}")
         return EXIT_USAGE
-
-    if real is not None:
-        say(
-            f"Real Gcore at {real.base_url}: rules go into security group "
-            f"{real.group_id} (project {real.project_id}, region {real.region_id}) "
-            "and are deleted again at the end."
-        )
-        return run(real, pulumi_path, args.ssh_cidr)
-
-    api_key = secrets.token_urlsafe(24)
-    # In a session of its own: the terminal's Ctrl-C is for pulumi (which then cancels), and
-    # the emulator must stay up for the cleanup's `pulumi destroy`.
-    emulator = EmulatorProcess(api_key, [GROUP_NAME], log=args.emulator_log, new_session=True)
-    try:
-        info = emulator.start()
-        group_id = info["groups"][GROUP_NAME]
-        say(
-            f"Gcore API emulator (pid {emulator.pid}) at {info['base_url']}, "
-            f"security group {GROUP_NAME!r}: {group_id}"
-        )
-        target = Target(
-            base_url=str(info["base_url"]),
-            api_key=api_key,
-            project_id=int(info.get("project_id", 1)),
-            region_id=int(info.get("region_id", 1)),
-            group_id=str(group_id),
-            real=False,
-        )
-        return run(target, pulumi_path, args.ssh_cidr)
-    except DemoError as exc:
-        warn(f"scripts/demo: {exc}")
-        return EXIT_FAILED
-    finally:
-        emulator.stop()
+    return with_target(args, real, lambda target: run(target, pulumi_path, args.ssh_cidr))
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
