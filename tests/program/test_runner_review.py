@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 
 from gcore_pulumi.testing import GcoreEmulator, RequestRecord
 from gcore_pulumi.testing.runner import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RunReport, run
+from tests.program.test_runner import clean_env, write_program
 
 KEY = "review-test-key-51c2e0"
 BASIC = Path(__file__).resolve().parents[2] / "examples" / "basic"
@@ -27,17 +27,6 @@ BASIC = Path(__file__).resolve().parents[2] / "examples" / "basic"
 def api() -> Iterator[GcoreEmulator]:
     with GcoreEmulator(api_key=KEY) as emulator:
         yield emulator
-
-
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("GCORE_")}
-
-
-def write_program(folder: Path, source: str, name: str = "tiny") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "Pulumi.yaml").write_text(f"name: {name}\nruntime: python\n", encoding="utf-8")
-    (folder / "__main__.py").write_text(textwrap.dedent(source), encoding="utf-8")
-    return folder
 
 
 def run_against(
