@@ -30,10 +30,22 @@ venv_is_current() {
 }
 
 ensure_venv() {
-  local name=$1 spec=. log
-  [ "$name" = test ] && spec=".[test]"
+  local name=$1 spec=. log extra=""
+  if [ "$name" = test ]; then
+    spec=".[test]"
+    extra="; and the test tools: pytest, ruff, mypy"
+  fi
   if venv_is_current "$name"; then
     return 0
+  fi
+  # Say what is about to take a while, and why, before it starts (the first install takes
+  # about 20 s; later runs reuse .venv offline and print nothing).
+  if [ -x .venv/bin/python ]; then
+    echo "$(basename "$0"): updating .venv: installing gcore-pulumi ($spec) and its dependencies," \
+      "because pyproject.toml or this checkout changed since the last install (about 20 s)..." >&2
+  else
+    echo "$(basename "$0"): making .venv (first run): installing gcore-pulumi ($spec) and its" \
+      "dependencies (pulumi, requests, pydantic$extra) from the package index (about 20 s)..." >&2
   fi
   if [ ! -x .venv/bin/python ]; then
     # --clear: a .venv whose Python is gone (made by a since removed version: dangling
@@ -51,4 +63,5 @@ ensure_venv() {
   fi
   rm -f "$log"
   venv_want >".venv/.gcore-pulumi-$name"
+  echo "$(basename "$0"): .venv is ready (later runs reuse it without the network)." >&2
 }

@@ -104,3 +104,25 @@ def test_a_venv_whose_python_is_gone_is_made_again(tmp_path: Path) -> None:
     assert "No such file or directory" not in run.stderr
     # offline, the install itself then fails, saying so
     assert "installing gcore-pulumi (.) into .venv failed" in run.stderr
+
+
+def test_an_install_says_what_it_installs_and_why_before_it_starts(tmp_path: Path) -> None:
+    # The first install takes about 20 s: the scripts say what they install and why before
+    # pip starts, so the wait is never silent. The fake pip records what was printed so far.
+    if shutil.which("sha256sum") is None:
+        pytest.skip("sha256sum is not installed")
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n", encoding="utf-8")
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    fake = tmp_path / ".venv" / "bin" / "python"
+    fake.write_text('#!/bin/sh\necho "pip started" >&2\nexit 1\n', encoding="utf-8")
+    fake.chmod(0o755)
+    run = _bash("ensure_venv test", tmp_path)
+    before_pip = run.stderr.split("pip started")[0]
+    assert "updating .venv: installing gcore-pulumi (.[test])" in before_pip
+    assert "pyproject.toml or this checkout changed" in before_pip
+    assert "about 20 s" in before_pip
+
+
+def test_a_current_venv_is_used_without_a_word(tmp_path: Path) -> None:
+    run = _bash("ensure_venv test", ROOT)
+    assert run.returncode == 0 and run.stderr == ""
