@@ -1,0 +1,312 @@
+"""The runner's command line (`python -m gcore_pulumi.testing run`) reports what really
+happened: secrets masked, adopted rules really deleted (and "deleted" only once Gcore no longer
+has them), the provider's diagnostics under each resource, resources in registration order,
+no silent wait, a pause after up for hand-made drift, and how to clean up without the CLI."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from gcore_pulumi.testing import GcoreEmulator, RequestRecord
+from gcore_pulumi.testing.faults import ALL_FAULT_KINDS
+from gcore_pulumi.testing.runner import EXIT_FAILED, EXIT_OK
+from tests.program.test_runner import BASIC, KEY, REPO, clean_env, provider_config, write_program
+
+ADOPT = REPO / "examples" / "adopt"
+BASIC_ORDER = ["https-ipv4", "https-ipv6", "http-ipv4", "http-ipv6", "ssh", "icmp-echo"]
+
+
+@pytest.fixture
+def api() -> GcoreEmulator:
+    with GcoreEmulator(api_key=KEY, seed=7) as emulator:
+        yield emulator  # type: ignore[misc]
+
+
+def command(api: GcoreEmulator, program: Path, *extra: str, **config: str) -> list[str]:
+    line = [sys.executable, "-m", "gcore_pulumi.testing", "run", str(program), *extra]
+    for key, value in {**provider_config(api), **config}.items():
+        if key != "gcore:apiKey":
+            line += ["--config", f"{key}={value}"]
+    return [*line, "--secret", "gcore:apiKey"]  # the key comes on stdin
+
+
+def run_cli(
+    api: GcoreEmulator, program: Path, *extra: str, **config: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command(api, program, *extra, **config),
+        input=KEY + "\n",
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        cwd=REPO,
+        timeout=180,
+        check=False,
+    )
+
+
+def created_order(out: str) -> list[str]:
+    return re.findall(r"^  \+ \S+  (\S+)  created, id ", out, re.MULTILINE)
+
+
+SECRET_PROGRAM = """
+    import pulumi
+    from gcore_pulumi import SecurityGroupRule
+
+    rule = SecurityGroupRule(
+        "secret-rule",
+        group_id=pulumi.Config().require("securityGroupId"),
+        direction="ingress",
+        protocol="tcp",
+        port_range_min=8443,
+        port_range_max=8443,
+        remote_ip_prefix="192.0.2.0/24",
+        description=pulumi.Output.secret("hidden-desc-5a1e"),
+    )
+    pulumi.export("desc", rule.description)
+"""
+
+
+@pytest.mark.parametrize("show_outputs", [False, True])
+def test_a_secret_output_given_as_input_is_never_printed(
+    api: GcoreEmulator, tmp_path: Path, show_outputs: bool
+) -> None:
+    group = api.create_group()
+    program = write_program(tmp_path / "secret", SECRET_PROGRAM)
+    extra = ["--show-outputs"] if show_outputs else []
+    done = run_cli(api, program, *extra, securityGroupId=group)
+
+    assert done.returncode == EXIT_OK, done.stdout + done.stderr
+    assert "hidden-desc-5a1e" not in done.stdout + done.stderr
+    assert done.stdout.count("description=[secret]") == 2  # plan and up
+    assert "desc: [secret]" in done.stdout
+    if show_outputs:
+        assert "output description: [secret]" in done.stdout
+        assert "output remote_ip_prefix: 192.0.2.0/24" in done.stdout
+    else:
+        assert "output " not in done.stdout
+
+
+def test_adopted_rules_are_really_deleted_by_the_destroy(api: GcoreEmulator) -> None:
+    group = api.create_group()
+    ssh = api.add_rule(
+        group,
+        direction="ingress",
+        ethertype="IPv4",
+        protocol="tcp",
+        port_range_min=22,
+        port_range_max=22,
+        remote_ip_prefix="198.51.100.0/24",
+        description="SSH from the office",
+    )
+    https = api.add_rule(
+        group,
+        direction="ingress",
+        ethertype="IPv4",
+        protocol="tcp",
+        port_range_min=443,
+        port_range_max=443,
+        remote_ip_prefix="0.0.0.0/0",
+        description="HTTPS",
+    )
+
+    done = run_cli(api, ADOPT, securityGroupId=group)
+
+    out = done.stdout
+    assert done.returncode == EXIT_OK, out + done.stderr
+    assert api.count("POST") == 0  # adopted, not created
+    assert api.rules(group) == []
+    deletes = [r.path for r in api.requests if r.method == "DELETE"]
+    assert sorted(deletes) == sorted(
+        f"/cloud/v1/securitygrouprules/1/1/{rule['id']}" for rule in (ssh, https)
+    )
+    for rule in (ssh, https):
+        assert f"adopting existing rule {rule['id']}" in out
+        assert f"deleted, id {rule['id']} (read back: Gcore no longer has it)" in out
+    assert "2 resource(s) deleted; nothing is left behind." in out
+
+
+def test_a_delete_that_leaves_the_resource_is_never_reported_deleted(
+    api: GcoreEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Something answers the DELETE with 204 but the rule stays (a stand-in for an answer that
+    # is not Gcore's): only reading it back can tell. The report then says LEFT BEHIND, with a
+    # command that deletes it without the CLI.
+    group = api.create_group()
+    state = api._state  # the in-process emulator's state: make its v1 rule DELETE a no-op
+    monkeypatch.setattr(state, "delete_rule_v1", lambda *args: None)
+    done = run_cli(api, write_program(tmp_path / "one", SECRET_PROGRAM), securityGroupId=group)
+
+    out = done.stdout
+    assert done.returncode == EXIT_FAILED, out
+    assert api.count("DELETE") == 1
+    assert " deleted, id " not in out and "nothing is left behind" not in out
+    [rule] = api.rules(group)
+    assert f"secret-rule  id {rule['id']}: still exists after its Delete succeeded" in out
+    assert "LEFT BEHIND (1), delete them yourself (without the Pulumi CLI" in out
+    [hint] = [line.strip() for line in out.splitlines() if line.strip().startswith("curl ")]
+    assert rule["id"] in hint and KEY not in out
+    # The command works as printed (with the key in GCORE_API_KEY).
+    monkeypatch.undo()
+    subprocess.run(
+        ["bash", "-c", hint + " --fail -s"],
+        env={**clean_env(), "GCORE_API_KEY": KEY},
+        check=True,
+        timeout=30,
+    )
+    assert api.rules(group) == []
+
+
+def test_a_delete_that_fails_is_left_behind_with_how_to_delete_it(
+    api: GcoreEmulator, tmp_path: Path
+) -> None:
+    group = api.create_group()
+    api.faults.add("500", method="DELETE") if "500" in ALL_FAULT_KINDS else api.faults.add(
+        "502", method="DELETE"
+    )
+    done = run_cli(api, write_program(tmp_path / "one", SECRET_PROGRAM), securityGroupId=group)
+
+    out = done.stdout
+    assert done.returncode == EXIT_FAILED, out
+    [rule] = api.rules(group)
+    assert " deleted, id " not in out
+    assert "LEFT BEHIND (1)" in out and rule["id"] in out.split("LEFT BEHIND")[1]
+    assert "curl -X DELETE" in out.split("LEFT BEHIND")[1]
+
+
+def test_diagnostics_show_under_their_resource_and_the_order_is_registration_order(
+    api: GcoreEmulator,
+) -> None:
+    group = api.create_group()
+    api.faults.add("503", method="POST", times=2)
+    done = run_cli(api, BASIC, securityGroupId=group)
+
+    out = done.stdout
+    assert done.returncode == EXIT_OK, out + done.stderr
+    assert created_order(out) == BASIC_ORDER
+    up = out[out.index("== Up") : out.index("== Refresh")]
+    # The first Create was retried twice: both retry lines are under it, and only there.
+    first, second = BASIC_ORDER[:2]
+    block = up[up.index(f"  {first}  created") : up.index(f"  {second}  created")]
+    assert len(re.findall(r"provider: gcore: POST .* got HTTP 503.*retrying", block)) == 2, up
+    rest = up[up.index(f"  {second}  created") :]
+    assert "provider:" not in rest
+    # One line of inputs per resource, not the whole JSON.
+    assert "      direction=ingress ethertype=IPv4 protocol=tcp ports=443 " in up
+    assert max(len(line) for line in up.splitlines() if "direction=" in line) < 200
+
+
+def test_the_order_is_the_same_however_the_creates_finish(
+    api: GcoreEmulator, tmp_path: Path
+) -> None:
+    # Two independent rules wait on two groups; the first group is slow to create, so its
+    # rule finishes last. The listing stays in the order of the program, run after run.
+    program = write_program(
+        tmp_path / "order",
+        """
+        import pulumi
+        from gcore_pulumi import SecurityGroup, SecurityGroupRule
+
+        slow = SecurityGroup("a-slow", name="a-slow")
+        fast = SecurityGroup("b-fast", name="b-fast")
+        for name, group in (("rule-of-slow", slow), ("rule-of-fast", fast)):
+            SecurityGroupRule(name, group_id=group.id, direction="egress")
+        """,
+    )
+    for _ in range(2):
+        done = run_cli(api, program)
+        assert done.returncode == EXIT_OK, done.stdout + done.stderr
+        assert created_order(done.stdout) == ["a-slow", "b-fast", "rule-of-slow", "rule-of-fast"]
+
+
+def test_a_slow_call_says_what_it_waits_for(api: GcoreEmulator) -> None:
+    group = api.create_group()
+    api.faults.add("slow", method="POST", times=1, delay=4.5)
+    done = run_cli(api, BASIC, securityGroupId=group)
+
+    assert done.returncode == EXIT_OK, done.stdout + done.stderr
+    assert re.search(
+        r"\[https-ipv4\] still waiting for the provider's Create \([23] s so far", done.stdout
+    ), done.stdout
+
+
+def test_pause_after_up_lets_a_hand_made_change_show_as_drift(api: GcoreEmulator) -> None:
+    group = api.create_group()
+    with subprocess.Popen(
+        command(api, BASIC, "--pause-after-up", securityGroupId=group),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=clean_env(),
+        cwd=REPO,
+    ) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(KEY + "\n")
+        proc.stdin.flush()
+        seen = []
+        timer = threading.Timer(120, proc.kill)
+        timer.start()
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith("Paused after up"):
+                break
+        timer.cancel()
+        assert seen and seen[-1].startswith("Paused after up"), "".join(seen)
+        assert "== Refresh" not in "".join(seen)
+        ssh = next(r for r in api.rules(group) if r["port_range_min"] == 22)
+        api.remove_rule(ssh["id"])  # by hand, while the runner waits
+        rest, _ = proc.communicate("\n", timeout=120)
+
+    out = "".join(seen) + rest
+    assert proc.returncode == EXIT_OK, out
+    assert "ssh  drift: gone (deleted outside this run)" in out
+    assert "1 resource(s) drifted." in out
+    assert api.rules(group) == []
+
+
+def test_the_program_and_the_provider_know_they_run_under_the_runner(
+    api: GcoreEmulator, tmp_path: Path
+) -> None:
+    group = api.create_group()
+    provider_env: list[str] = []
+
+    def read_provider_env(record: RequestRecord) -> None:
+        if record.method == "POST" and not provider_env:
+            for child in _children(os.getpid()):
+                cmdline = (Path("/proc") / str(child) / "cmdline").read_bytes()
+                if b"pulumi.dynamic" in cmdline:
+                    environ = (Path("/proc") / str(child) / "environ").read_bytes()
+                    provider_env.extend(v.decode() for v in environ.split(b"\0"))
+
+    program = write_program(
+        tmp_path / "env",
+        SECRET_PROGRAM
+        + '\n    import os\n    pulumi.export("flag", os.environ.get("GCORE_PULUMI_RUNNER"))\n',
+    )
+    api.on_request(read_provider_env)
+    done = run_cli(api, program, securityGroupId=group)
+
+    assert done.returncode == EXIT_OK, done.stdout + done.stderr
+    assert "  flag: 1" in done.stdout
+    assert "GCORE_PULUMI_RUNNER=1" in provider_env
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return [c for child in found for c in (child, *_children(child))]
