@@ -6,8 +6,12 @@
 This is the project's own engine driver, not the Pulumi CLI. The program's real ``__main__.py``
 runs (with its folder on sys.path and as the working directory, as the Python language host
 does) under ``pulumi.runtime.set_mocks``; every dynamic resource it declares is forwarded to
-one real provider process (``python -m pulumi.dynamic``, see :mod:`.engine`), configured with
-the stack config the way the CLI (>= 3.139) configures dynamic providers. The steps:
+a real provider process (``python -m pulumi.dynamic``, see :mod:`.engine`), configured with
+the stack config the way the CLI (>= 3.139) configures dynamic providers. As the CLI starts
+one per command, each operation gets a fresh one: plan and up, refresh, destroy, and the
+destroy's read-back. Provider calls go one at a time, so that what the provider prints
+(its diagnostics) is shown under the resource it concerns; resources are listed in the order
+the program registers them. The steps:
 
 1. plan: the program runs as in a preview; each resource is Checked, nothing is created.
    A Check failure stops the run (nothing was created).
@@ -15,8 +19,13 @@ the stack config the way the CLI (>= 3.139) configures dynamic providers. The st
    stack outputs (``pulumi.export``) are shown.
 3. refresh: each created resource is Read back with its id, inputs and outputs; what changed
    is shown as drift.
-4. destroy: each created resource is Deleted, newest first. This always runs, also after a
-   failure or a Ctrl-C in an earlier step: no state is kept, so nothing may be left behind.
+4. destroy: each created resource is Deleted, newest first, then read back: it is reported
+   "deleted" only when Gcore no longer has it. This always runs, also after a failure or a
+   Ctrl-C in an earlier step: no state is kept, so nothing may be left behind; what is left
+   is listed with a command that deletes it without the CLI.
+
+``--pause-after-up`` waits for Enter between up and refresh (change something by hand to
+see drift); ``--show-outputs`` lists each created resource's outputs, not only its inputs.
 
 Resources that are not dynamic resources are echoed as mocks (nothing is created for them);
 ``Resource.get`` reads are forwarded as Reads and never deleted.
