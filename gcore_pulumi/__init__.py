@@ -9,7 +9,7 @@ in ``gcore_pulumi.testing``.
 from ._version import __version__
 from .enums import Direction, Ethertype, Protocol
 from .group_provider import SecurityGroupProvider
-from .group_resource import SecurityGroup, SecurityGroupArgs
+from .group_resource import SecurityGroup, SecurityGroupArgs, SecurityGroupRulesArgs
 from .lookups import (
     GetSecurityGroupResult,
     GetSecurityGroupRuleResult,
@@ -38,6 +38,7 @@ __all__ = [
     "SecurityGroupRule",
     "SecurityGroupRuleArgs",
     "SecurityGroupRuleProvider",
+    "SecurityGroupRulesArgs",
     "__version__",
     "get_security_group",
     "get_security_group_output",
