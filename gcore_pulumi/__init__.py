@@ -16,6 +16,8 @@ from .lookups import (
     SecurityGroupLookupError,
     get_security_group,
     get_security_group_output,
+    get_security_groups,
+    get_security_groups_output,
 )
 from .provider import SecurityGroupRuleProvider
 from .resource import SecurityGroupRule, SecurityGroupRuleArgs
@@ -42,4 +44,6 @@ __all__ = [
     "__version__",
     "get_security_group",
     "get_security_group_output",
+    "get_security_groups",
+    "get_security_groups_output",
 ]
