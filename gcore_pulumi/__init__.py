@@ -9,13 +9,15 @@ in ``gcore_pulumi.testing``.
 from ._version import __version__
 from .enums import Direction, Ethertype, Protocol
 from .group_provider import SecurityGroupProvider
-from .group_resource import SecurityGroup, SecurityGroupArgs
+from .group_resource import SecurityGroup, SecurityGroupArgs, SecurityGroupRulesArgs
 from .lookups import (
     GetSecurityGroupResult,
     GetSecurityGroupRuleResult,
     SecurityGroupLookupError,
     get_security_group,
     get_security_group_output,
+    get_security_groups,
+    get_security_groups_output,
 )
 from .provider import SecurityGroupRuleProvider
 from .resource import SecurityGroupRule, SecurityGroupRuleArgs
@@ -38,7 +40,10 @@ __all__ = [
     "SecurityGroupRule",
     "SecurityGroupRuleArgs",
     "SecurityGroupRuleProvider",
+    "SecurityGroupRulesArgs",
     "__version__",
     "get_security_group",
     "get_security_group_output",
+    "get_security_groups",
+    "get_security_groups_output",
 ]

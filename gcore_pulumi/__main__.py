@@ -1,6 +1,7 @@
 """``python -m gcore_pulumi COMMAND ...``: the package's commands.
 
     python -m gcore_pulumi new DIR [--name NAME]   make a starter project in DIR
+    python -m gcore_pulumi import-group GROUP_ID   print a program that adopts a live group
 
 Each command lives in a module of its own, imported only when it runs (this dispatcher imports
 nothing else): add one by adding a line to COMMANDS.
@@ -18,6 +19,10 @@ PROG: Final = "python -m gcore_pulumi"
 #: name -> (module with a ``main(argv) -> int``, one line of help)
 COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "new": ("gcore_pulumi.starter", "make a starter project (a group and its rules) in DIR"),
+    "import-group": (
+        "gcore_pulumi.importer",
+        "print a program that adopts a live group (adopt_id) with its rules as they are",
+    ),
 }
 
 

@@ -27,6 +27,7 @@ from .group_schema import (
     diff_group,
     group_patch,
 )
+from .rule_set import RULES_KEY, live_rules_output
 from .runtime import DEFAULT_SOURCES, ConfiguredProvider
 
 if TYPE_CHECKING:
@@ -47,9 +48,12 @@ class SecurityGroupProvider(ConfiguredProvider):
         failures = self._failures(outcome.failures)
         return CheckResult(outcome.inputs, failures)
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        """``name``, ``description`` and ``tags`` change in place; ``project_id`` and
-        ``region_id`` replace the group."""
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """``name``, ``description``, ``tags`` and ``rules`` (compared as a set of
+        canonical rules) change in place; ``project_id`` and ``region_id`` replace the
+        group. Whether the group owns its rules (``rules`` given) is recorded, so that a
+        SecurityGroupRule on it is refused in this run (see ownership.py)."""
+        self._rt().rule_sets.record(id_, news.get("name"), news.get(RULES_KEY))
         result = diff_group(olds, news, self._rt().defaults)
         return DiffResult(
             changes=result.changed,
@@ -62,6 +66,8 @@ class SecurityGroupProvider(ConfiguredProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Create the group with no rules (v2 POST, ``"rules": []``) and wait for its task."""
+        if props.get(RULES_KEY) is not None:
+            raise _not_wired()
         spec = self._spec(props)
         created = self._rt().client().create_group(spec)
         return CreateResult(
@@ -77,13 +83,30 @@ class SecurityGroupProvider(ConfiguredProvider):
         project_id, region_id = self._place(props)
         group = self._rt().client().get_group(project_id, region_id, id_)
         if group is None:
+            self._rt().rule_sets.release(id_)
             return ReadResult("", {})
         outputs = _outputs(group, project_id, region_id)
-        return ReadResult(group.id, outputs, {key: outputs[key] for key in GROUP_INPUT_KEYS})
+        # A managed set (rules in the state) reads as the group's rules now, a rule added or
+        # changed by hand included, so the next up puts back what the program declares.
+        # (A read that does not manage the rules, e.g. SecurityGroup.get, claims nothing and
+        # releases nothing: the stack's own resource for the group may own them.)
+        managed = props.get(RULES_KEY) is not None
+        if managed:
+            outputs[RULES_KEY] = _live_rules(group)
+            self._rt().rule_sets.claim(group.id, outputs["name"])
+        inputs: dict[str, Any] = {k: outputs[k] for k in GROUP_INPUT_KEYS if k in outputs}
+        if managed:  # as a program would write them: without Gcore's ids
+            inputs[RULES_KEY] = [
+                {k: v for k, v in rule.items() if k != "id"} for rule in outputs[RULES_KEY]
+            ]
+        return ReadResult(group.id, outputs, inputs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """PATCH only what changed (tags as a merge patch), never ``rules``: the rules of
         ``SecurityGroupRule`` resources stay as they are."""
+        if news.get(RULES_KEY) is not None:
+            raise _not_wired()
+        self._rt().rule_sets.release(id_)
         defaults = self._rt().defaults
         old = canonical_group_state(olds, defaults)
         spec = self._spec(news)
@@ -94,6 +117,7 @@ class SecurityGroupProvider(ConfiguredProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """Delete the group (its rules go with it); one already gone counts as deleted."""
         project_id, region_id = self._place(props)
+        self._rt().rule_sets.release(id_)
         if not self._rt().client().delete_group(project_id, region_id, id_):
             log.warning("gcore: group %s was already gone; nothing to delete", id_)
 
@@ -120,6 +144,23 @@ class SecurityGroupProvider(ConfiguredProvider):
 
 
 def _outputs(group: ApiGroup, project_id: int, region_id: int) -> dict[str, Any]:
+    """The group's outputs; ``rules`` only where the caller adds it (a managed set), so the
+    state of a group without ``rules`` stays as earlier versions wrote it."""
     from .models import group_outputs
 
     return group_outputs(group, project_id, region_id)
+
+
+def _live_rules(group: ApiGroup) -> list[dict[str, Any]]:
+    """The ``rules`` output: the group's rules as Gcore holds them, canonical, with ids."""
+    return live_rules_output([rule.model_dump() for rule in group.security_group_rules])
+
+
+def _not_wired() -> NotImplementedError:
+    """Until the create/update wiring lands (see docs-pending/sets.md): refuse, sending
+    nothing, rather than make a group without the rules the program declares."""
+    return NotImplementedError(
+        "SecurityGroup rules=[...] is checked and compared in this build, but creating or "
+        "updating a group with it is not wired to Gcore yet; nothing was sent. Declare the "
+        "rules as SecurityGroupRule resources for now"
+    )

@@ -1,20 +1,26 @@
 """``SecurityGroup``: a Gcore security group a program declares, and its typed args.
 
 Thin on purpose, like ``SecurityGroupRule``: it gathers inputs and declares outputs; the
-provider checks them and does the HTTP work. The group is created with no rules at all;
-each rule is a ``SecurityGroupRule`` with ``group_id=group.id``.
+provider checks them and does the HTTP work. A group either owns its complete rule set
+(``rules=[...]``, each rule a dict or a ``SecurityGroupRulesArgs``) or has none of its own
+and gets each rule as a ``SecurityGroupRule`` with ``group_id=group.id``.
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, overload
 
 import pulumi
 import pulumi.dynamic
 
+from .enums import Direction, Ethertype, Protocol
 from .group_provider import SecurityGroupProvider
 from .group_schema import GROUP_INPUT_KEYS, GROUP_OUTPUT_ONLY_KEYS, unknown_input_reason
-from .resource import document_inputs, input_props, named_inputs
+from .resource import _RULE_INPUTS, document_inputs, input_props, named_inputs
+from .rule_set import RULES_KEY
+from .schema import BODY_KEYS, unknown_body_reason
 
 _GROUP_INPUTS: Final = {
     "name": "the group's name, 1..255 characters, not blank; instances attach groups by "
@@ -24,6 +30,11 @@ _GROUP_INPUTS: Final = {
     "tags": 'user tags {"key": "value"}, keys and values 1..255 characters without spaces, '
     "tabs, newlines or '='; default {}; Gcore's own read-only tags are left alone; changes "
     "in place",
+    "rules": "the group's COMPLETE rule set, each rule a dict or a SecurityGroupRulesArgs "
+    "(direction, ethertype, protocol, port_range_min, port_range_max, remote_ip_prefix, "
+    "remote_group_id, description: as SecurityGroupRule); a rule in the group but not "
+    "listed is deleted, [] means no rules; compared as a set (order and spelling do not "
+    "matter); changes in place; default: omitted, the group's rules are not managed here",
     "project_id": "Gcore project id; default gcore:projectId, else GCORE_CLOUD_PROJECT_ID; "
     "a change makes a new group",
     "region_id": "Gcore region id; default gcore:regionId, else GCORE_CLOUD_REGION_ID; "
@@ -34,13 +45,87 @@ _GROUP_INPUTS: Final = {
 _GROUP_CALL: Final = """\
 Declare it with the inputs as keywords, or as a SecurityGroupArgs second argument (not
 both); opts (by keyword) is a pulumi.ResourceOptions. Every input takes a pulumi.Input (a
-plain value or another resource's output). Rules are not inputs: declare each one as a
-SecurityGroupRule with group_id=<this group>.id."""
+plain value or another resource's output). Rules: either the group owns all of them
+(rules=[...]), or each is a SecurityGroupRule with group_id=<this group>.id; never both
+on one group (a SecurityGroupRule on a group with rules=... is refused)."""
 
 _GROUP_OUTPUTS: Final = """\
 Outputs: every input in canonical form, plus id (the group's uuid, also the resource id),
 region (the region's name), revision_number (goes up whenever the group or its rules
-change), created_at and updated_at (Gcore's times)."""
+change), created_at and updated_at (Gcore's times). With rules=..., the rules output is the
+group's rules as Gcore holds them (a rule added by hand included, after refresh),
+canonical, each with its id."""
+
+
+class SecurityGroupRulesArgs:
+    """One rule of a ``SecurityGroup``'s ``rules``: the fields of a ``SecurityGroupRule``
+    without the group, place or ``adopt_existing`` (the rule belongs to the group it is
+    listed in). Same defaults, validation and canonical form; a plain dict works the same.
+
+    (Named the way generated Pulumi SDKs name a nested input, ``<Resource><Property>Args``,
+    without singularising ``rules``: ``SecurityGroupRuleArgs`` is the rule resource's.)
+    """
+
+    @named_inputs("SecurityGroupRulesArgs", unknown_body_reason)
+    def __init__(
+        self,
+        *,
+        direction: pulumi.Input[Direction | str],
+        ethertype: pulumi.Input[Ethertype | str] | None = None,
+        protocol: pulumi.Input[Protocol | str] | None = None,
+        port_range_min: pulumi.Input[int] | None = None,
+        port_range_max: pulumi.Input[int] | None = None,
+        remote_ip_prefix: pulumi.Input[str] | None = None,
+        remote_group_id: pulumi.Input[str] | None = None,
+        description: pulumi.Input[str] | None = None,
+    ) -> None:
+        self.direction = direction
+        self.ethertype = ethertype
+        self.protocol = protocol
+        self.port_range_min = port_range_min
+        self.port_range_max = port_range_max
+        self.remote_ip_prefix = remote_ip_prefix
+        self.remote_group_id = remote_group_id
+        self.description = description
+
+    def to_props(self) -> dict[str, Any]:
+        """The rule as a dict of the fields given (enums as their values)."""
+        props = {key: getattr(self, key) for key in BODY_KEYS}
+        return {
+            key: value.value if isinstance(value, Direction | Ethertype | Protocol) else value
+            for key, value in props.items()
+            if value is not None
+        }
+
+
+def rules_props(rules: object) -> Any:
+    """``rules`` as the property bag carries it: each SecurityGroupRulesArgs as a dict
+    (also inside an Output or awaitable); None (omitted) stays None."""
+
+    def plain(items: Any) -> Any:
+        if isinstance(items, list | tuple):
+            return [plain_rule(item) for item in items]
+        return items
+
+    def plain_rule(item: Any) -> Any:
+        if isinstance(item, SecurityGroupRulesArgs):
+            return item.to_props()
+        if isinstance(item, pulumi.Output):
+            return item.apply(plain_rule)
+        return item
+
+    if rules is None or isinstance(rules, list | tuple):
+        return plain(rules)
+    return pulumi.Output.from_input(rules).apply(plain)
+
+
+SecurityGroupRulesArgs.__doc__ = (
+    f"{inspect.cleandoc(SecurityGroupRulesArgs.__doc__ or '')}\n\nFields:\n"
+    + "\n".join(
+        f"  {key}{' (required)' if key == 'direction' else ''}: {_RULE_INPUTS[key]}"
+        for key in BODY_KEYS
+    )
+)
 
 
 class SecurityGroupArgs:
@@ -57,6 +142,8 @@ class SecurityGroupArgs:
         name: pulumi.Input[str],
         description: pulumi.Input[str] | None = None,
         tags: pulumi.Input[dict[str, pulumi.Input[str]]] | None = None,
+        rules: pulumi.Input[Sequence[pulumi.Input[SecurityGroupRulesArgs | Mapping[str, Any]]]]
+        | None = None,
         project_id: pulumi.Input[int] | None = None,
         region_id: pulumi.Input[int] | None = None,
     ) -> None:
@@ -64,12 +151,15 @@ class SecurityGroupArgs:
         self.name = name
         self.description = description
         self.tags = tags
+        self.rules = rules
         self.project_id = project_id
         self.region_id = region_id
 
     def to_props(self) -> dict[str, Any]:
         """The inputs as the dynamic resource's property bag."""
-        return {key: getattr(self, key) for key in GROUP_INPUT_KEYS}
+        props = {key: getattr(self, key) for key in GROUP_INPUT_KEYS}
+        props[RULES_KEY] = rules_props(props[RULES_KEY])
+        return props
 
 
 class SecurityGroup(pulumi.dynamic.Resource, module="gcore", name="SecurityGroup"):
@@ -90,6 +180,9 @@ class SecurityGroup(pulumi.dynamic.Resource, module="gcore", name="SecurityGroup
     """Gcore project id used."""
     region_id: pulumi.Output[int]
     """Gcore region id used."""
+    rules: pulumi.Output[list[dict[str, Any]] | None]
+    """With ``rules=...``: the group's rules as Gcore holds them, canonical, each with its
+    ``id`` (a rule added by hand shows here after refresh). None when not managed."""
     region: pulumi.Output[str | None]
     """The region's name, as Gcore reports it."""
     revision_number: pulumi.Output[int]
@@ -117,6 +210,8 @@ class SecurityGroup(pulumi.dynamic.Resource, module="gcore", name="SecurityGroup
         name: pulumi.Input[str],
         description: pulumi.Input[str] | None = None,
         tags: pulumi.Input[dict[str, pulumi.Input[str]]] | None = None,
+        rules: pulumi.Input[Sequence[pulumi.Input[SecurityGroupRulesArgs | Mapping[str, Any]]]]
+        | None = None,
         project_id: pulumi.Input[int] | None = None,
         region_id: pulumi.Input[int] | None = None,
         opts: pulumi.ResourceOptions | None = None,
@@ -131,6 +226,8 @@ class SecurityGroup(pulumi.dynamic.Resource, module="gcore", name="SecurityGroup
         name: pulumi.Input[str] | None = None,
         description: pulumi.Input[str] | None = None,
         tags: pulumi.Input[dict[str, pulumi.Input[str]]] | None = None,
+        rules: pulumi.Input[Sequence[pulumi.Input[SecurityGroupRulesArgs | Mapping[str, Any]]]]
+        | None = None,
         project_id: pulumi.Input[int] | None = None,
         region_id: pulumi.Input[int] | None = None,
         opts: pulumi.ResourceOptions | None = None,
@@ -139,6 +236,7 @@ class SecurityGroup(pulumi.dynamic.Resource, module="gcore", name="SecurityGroup
             "name": name,
             "description": description,
             "tags": tags,
+            "rules": rules_props(rules),
             "project_id": project_id,
             "region_id": region_id,
         }

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from .rule_set import RULES_KEY, canonical_rules, check_rules, rules_differ
 from .schema import (
     CheckOutcome,
     Defaults,
@@ -23,8 +24,9 @@ from .schema import (
     parse_int,
 )
 
-GROUP_UPDATE_KEYS: Final = ("name", "description", "tags")
-"""Inputs Gcore changes in place (the v2 PATCH)."""
+GROUP_UPDATE_KEYS: Final = ("name", "description", "tags", RULES_KEY)
+"""Inputs Gcore changes in place (the v2 PATCH). ``rules`` only when given: omitted, the
+group does not manage its rules (see ``rule_set``)."""
 GROUP_REPLACE_KEYS: Final = ("project_id", "region_id")
 """Inputs that move the group elsewhere: a change makes a new group."""
 GROUP_INPUT_KEYS: Final = (*GROUP_UPDATE_KEYS, *GROUP_REPLACE_KEYS)
@@ -133,9 +135,15 @@ def check_group_inputs(news: Mapping[str, Any], defaults: Defaults) -> CheckOutc
     """Validate and canonicalise a group's inputs without raising for bad input.
 
     Unknown values (preview) are kept as they are. Omitted ``description`` becomes "",
-    omitted ``tags`` {}, omitted ``project_id``/``region_id`` the configured default.
+    omitted ``tags`` {}, omitted ``project_id``/``region_id`` the configured default;
+    omitted ``rules`` stays None (the group does not manage its rules), a given one is
+    checked rule by rule (``rule_set.check_rules``).
     """
-    values, failures = parse_inputs(news, _PARSERS, unknown_input_reason)
+    rest = {key: value for key, value in news.items() if key != RULES_KEY}
+    values, failures = parse_inputs(rest, _PARSERS, unknown_input_reason)
+    rules, rule_failures = check_rules(news.get(RULES_KEY))
+    if rules is not None:  # omitted stays absent: the inputs of earlier versions
+        values[RULES_KEY] = rules
     if values.get("name") is None:
         failures.append(("name", "name is required: the security group's name"))
     if values.get("description") is None:
@@ -143,7 +151,7 @@ def check_group_inputs(news: Mapping[str, Any], defaults: Defaults) -> CheckOutc
     if values.get("tags") is None:
         values["tags"] = {}
     fill_place(values, defaults, failures)
-    return CheckOutcome(inputs=values, failures=failures)
+    return CheckOutcome(inputs=values, failures=failures + rule_failures)
 
 
 def unknown_input_reason(key: str) -> str:
@@ -153,8 +161,8 @@ def unknown_input_reason(key: str) -> str:
         return f"{key!r} is an output set by Gcore, not an input; remove it"
     close = difflib.get_close_matches(key, GROUP_INPUT_KEYS, n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    if key in ("rules", "security_group_rules"):
-        hint = "; declare each rule as a SecurityGroupRule with group_id=<this group>.id"
+    if key == "security_group_rules":
+        hint = "; did you mean 'rules'? (each rule a dict of SecurityGroupRule's own fields)"
     return f"{key!r} is not an input of SecurityGroup{hint} (inputs: {', '.join(GROUP_INPUT_KEYS)})"
 
 
@@ -166,6 +174,7 @@ def canonical_group_state(props: Mapping[str, Any], defaults: Defaults) -> dict[
     project or region (written by hand, or an older version) takes the configured default,
     as read and delete do, so an unchanged program plans no change."""
     state = {key: props.get(key) for key in GROUP_INPUT_KEYS}
+    state[RULES_KEY] = canonical_rules(state[RULES_KEY])
     if state["description"] is None:
         state["description"] = ""
     if state["tags"] is None:
@@ -207,6 +216,8 @@ def diff_group(olds: Mapping[str, Any], news: Mapping[str, Any], defaults: Defau
     new = canonical_group_state(news, defaults)
 
     def differs(key: str) -> bool:
+        if key == RULES_KEY:
+            return rules_differ(old[key], new[key])
         return _uncertain(new[key]) or new[key] != old[key]
 
     return GroupDiff(

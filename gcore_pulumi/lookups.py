@@ -6,6 +6,7 @@ Terraform data source. Settings come from the stack config (``gcore:apiKey``,
 
     web = get_security_group(name="web")                   # plain values, now
     web = get_security_group_output(name=config.require("group"))   # inputs may be Outputs
+    prod = get_security_groups(tag_key_value={"env": "prod"})    # every match, a list
     SecurityGroupRule("ssh", group_id=web.id, ...)
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -145,6 +147,89 @@ def get_security_group_output(
 
     inputs = pulumi.Output.all(name=name, id=id, project_id=project_id, region_id=region_id)
     return inputs.apply(look_up)
+
+
+def get_security_groups(
+    name: str | None = None,
+    tag_keys: Sequence[str] | None = None,
+    tag_key_value: Mapping[str, str] | None = None,
+    project_id: int | None = None,
+    region_id: int | None = None,
+) -> list[GetSecurityGroupResult]:
+    """Every group matching all the filters given (none: every group), each as
+    ``get_security_group`` returns it, sorted by name then id; an empty list when none.
+
+    ``name`` matches the full name exactly; ``tag_keys`` are keys the group must ALL have;
+    ``tag_key_value`` pairs it must all have (read-only tags Gcore sets count too).
+    ``project_id``/``region_id`` default as for ``get_security_group``. Every page of
+    Gcore's list is read.
+    """
+    keys = _tag_keys(tag_keys)
+    pairs = _tag_pairs(tag_key_value)
+    settings = Settings.load(_stack_config)
+    project = _place(project_id, settings.project_id, "project_id", "gcore:projectId")
+    region = _place(region_id, settings.region_id, "region_id", "gcore:regionId")
+
+    from .client import GcoreClient
+    from .group_list_api import list_groups_filtered
+
+    client = GcoreClient(settings)
+    try:
+        # The client's page reader until the client has this call (docs-pending/sets.md).
+        found = list_groups_filtered(client._get_page, project, region, name, keys, pairs)
+    finally:
+        client.close()
+    results = [_result(group, project, region) for group in found]
+    return sorted(results, key=lambda result: (result.name, result.id))
+
+
+def get_security_groups_output(
+    name: pulumi.Input[str | None] = None,
+    tag_keys: pulumi.Input[Sequence[pulumi.Input[str]] | None] = None,
+    tag_key_value: pulumi.Input[Mapping[str, pulumi.Input[str]] | None] = None,
+    project_id: pulumi.Input[int | None] = None,
+    region_id: pulumi.Input[int | None] = None,
+) -> pulumi.Output[list[GetSecurityGroupResult]]:
+    """``get_security_groups`` for inputs that may be Outputs; the result is an Output of
+    the list. While an input is unknown (preview) the lookup waits, and the result is
+    unknown."""
+
+    def look_up(args: dict[str, Any]) -> Any:
+        call = functools.partial(get_security_groups, **args)
+        context = contextvars.copy_context()
+        return asyncio.get_running_loop().run_in_executor(None, context.run, call)
+
+    inputs = pulumi.Output.all(
+        name=name,
+        tag_keys=tag_keys,
+        tag_key_value=tag_key_value,
+        project_id=project_id,
+        region_id=region_id,
+    )
+    return inputs.apply(look_up)
+
+
+def _tag_keys(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise TypeError('get_security_groups: tag_keys must be a list of tag keys, e.g. ["env"]')
+    if not all(isinstance(key, str) and key for key in value):
+        raise TypeError("get_security_groups: every tag key in tag_keys must be non-empty text")
+    return list(value)
+
+
+def _tag_pairs(value: object) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise TypeError(
+            "get_security_groups: tag_key_value must be a map of tag keys to text values, "
+            'e.g. {"env": "prod"}'
+        )
+    return dict(value)
 
 
 def _stack_config(key: str) -> Any:

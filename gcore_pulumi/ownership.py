@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import threading
 
+from .errors import GcoreError
+
 
 class OwnedRules:
     """A thread-safe set of rule ids (lowercase) owned by resources in this process."""
@@ -59,3 +61,60 @@ class OwnedRules:
     def __len__(self) -> int:
         with self._lock:
             return len(self._ids)
+
+
+class RuleSetOwners:
+    """Groups whose rules a ``SecurityGroup`` of this process owns as a set (its ``rules``
+    input), by group id (lowercase), with the group's name for messages.
+
+    Fed by the group provider wherever it learns a group's id and whether ``rules`` is
+    given: ``diff`` (every later ``up`` and preview), ``read`` (refresh), ``create`` and
+    ``update``. The engine runs a group's steps before those of a ``SecurityGroupRule``
+    whose ``group_id`` is that group's output, so the rule's ``check`` and ``create`` see
+    the record. Pure bookkeeping, no I/O.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._names: dict[str, str] = {}
+
+    def claim(self, group_id: str, name: object) -> None:
+        """The group's ``rules`` input is given: it owns every rule in it."""
+        if group_id:
+            with self._lock:
+                self._names[group_id.lower()] = name if isinstance(name, str) else ""
+
+    def release(self, group_id: str) -> None:
+        """The group's ``rules`` is omitted (or the group is gone): no set owns its rules."""
+        if group_id:
+            with self._lock:
+                self._names.pop(group_id.lower(), None)
+
+    def record(self, group_id: str, name: object, rules: object) -> None:
+        """Claim when ``rules`` is given (a list or not yet known), release when omitted."""
+        if rules is None:
+            self.release(group_id)
+        else:
+            self.claim(group_id, name)
+
+    def owner(self, group_id: object) -> str | None:
+        """The owning group's name ("" when unknown) if a set owns this group's rules."""
+        if not isinstance(group_id, str):
+            return None
+        with self._lock:
+            return self._names.get(group_id.lower())
+
+
+def owned_by_set_reason(group_id: str, name: str) -> str:
+    """Why a ``SecurityGroupRule`` on a group whose rules a set owns is refused."""
+    named = f"{name!r} ({group_id})" if name else group_id
+    return (
+        f"security group {named} owns its rules as a set (its SecurityGroup's rules input), "
+        "so its next up would delete this separate rule; add the rule to that group's "
+        "rules=[...] instead, or remove rules= from the group to manage its rules as "
+        "SecurityGroupRule resources"
+    )
+
+
+class RuleOwnedBySetError(GcoreError):
+    """A ``SecurityGroupRule`` would go into a group whose rules a ``SecurityGroup`` owns."""

@@ -11,6 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from pulumi.dynamic import (
+    CheckFailure,
     CheckResult,
     CreateResult,
     DiffResult,
@@ -19,6 +20,7 @@ from pulumi.dynamic import (
 )
 
 from .errors import ConfigurationError
+from .ownership import RuleOwnedBySetError, owned_by_set_reason
 from .runtime import DEFAULT_SOURCES, ConfiguredProvider
 from .schema import (
     INPUT_KEYS,
@@ -51,6 +53,9 @@ class SecurityGroupRuleProvider(ConfiguredProvider):
         """
         outcome = check_inputs(news, self._rt().defaults)
         failures = self._failures(outcome.failures)
+        owned = self._owned_by_set(outcome.inputs.get("group_id"))
+        if owned is not None:
+            failures.append(CheckFailure("group_id", owned))
         return CheckResult(outcome.inputs, failures)
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -84,11 +89,23 @@ class SecurityGroupRuleProvider(ConfiguredProvider):
             delete_before_replace=collide,
         )
 
+    def _owned_by_set(self, group_id: object) -> str | None:
+        """Why a rule may not go into this group (its rules are a SecurityGroup's set), or
+        None. Only what this process has seen of the group counts (see ownership.py)."""
+        if not isinstance(group_id, str):
+            return None
+        name = self._rt().rule_sets.owner(group_id)
+        return None if name is None else owned_by_set_reason(group_id, name)
+
     # --- up, refresh, destroy ------------------------------------------------------
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        """POST the rule (or adopt its twin); outputs are the live rule, canonical."""
+        """POST the rule (or adopt its twin); outputs are the live rule, canonical. A rule
+        for a group whose rules a SecurityGroup owns as a set is refused, sending nothing."""
         spec = _spec(props, self._rt().defaults)
+        owned = self._owned_by_set(spec.group_id)
+        if owned is not None:
+            raise RuleOwnedBySetError(owned)
         created = self._rt().client().create_rule(spec)
         return CreateResult(created.rule.id, created.rule.to_outputs(spec))
 

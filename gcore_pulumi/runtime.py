@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 from pulumi.dynamic import CheckFailure, ConfigureRequest, ResourceProvider
 
 from .errors import ConfigurationError
-from .ownership import OwnedRules
+from .ownership import OwnedRules, RuleSetOwners
 from .schema import PLACE_SOURCES, Defaults
 from .settings import SETTINGS, Settings
 
@@ -41,6 +41,8 @@ class Runtime:
         self.defaults = Defaults(self.settings.project_id, self.settings.region_id)
         self.owned = OwnedRules()
         """Rules the resources of this process manage (see ownership.py)."""
+        self.rule_sets = RuleSetOwners()
+        """Groups whose rules a SecurityGroup's ``rules`` owns (see ownership.py)."""
         self._client: GcoreClient | None = None
         self._lock = threading.Lock()
 

@@ -273,6 +273,10 @@ _FIELD_PARSERS: Final[dict[str, Any]] = {
 }
 
 
+_BODY_PARSERS: Final = {key: _FIELD_PARSERS[key] for key in BODY_KEYS}
+"""The parsers of a rule's own fields (a rule inside a group's ``rules``)."""
+
+
 # --- the whole check --------------------------------------------------------------------
 
 
@@ -283,10 +287,38 @@ def check_inputs(news: Mapping[str, Any], defaults: Defaults) -> CheckOutcome:
     them, so the rest is still checked.
     """
     values, failures = parse_inputs(news, _FIELD_PARSERS, unknown_input_reason)
-    bad = {key for key, _ in failures}
-    _fill_defaults(values, defaults, failures)
-    failures.extend(_cross_field_failures(values, bad))
+    if values.get("group_id") is None:
+        failures.append(("group_id", f"group_id is required: {_REQUIRED['group_id']}"))
+    if values.get("adopt_existing") is None:
+        values["adopt_existing"] = False
+    failures = _finish_rule(values, failures, lambda: fill_place(values, defaults, failures))
     return CheckOutcome(inputs=values, failures=failures)
+
+
+def check_rule_body(raw: Mapping[str, Any], where: str = "") -> CheckOutcome:
+    """One rule's own fields (``BODY_KEYS``: no group, place or ``adopt_existing``) through
+    exactly the validation, defaults and canonical form of ``check_inputs``; each failure's
+    key is prefixed with ``where`` (``"rules[1]."`` gives ``rules[1].port_range_min``)."""
+    values, failures = parse_inputs(raw, _BODY_PARSERS, unknown_body_reason)
+    failures = _finish_rule(values, failures)
+    return CheckOutcome(
+        inputs=values, failures=[(f"{where}{key}", reason) for key, reason in failures]
+    )
+
+
+def _finish_rule(
+    values: dict[str, Any],
+    failures: list[tuple[str, str]],
+    then: Callable[[], None] | None = None,
+) -> list[tuple[str, str]]:
+    """The part every rule shares, in place: required direction, the API's defaults, the
+    canonical forms (``then`` runs after them), then the rules that tie fields together
+    (skipping fields that already failed)."""
+    bad = {key for key, _ in failures}
+    _fill_defaults(values, failures)
+    if then is not None:
+        then()
+    return [*failures, *_cross_field_failures(values, bad)]
 
 
 def parse_inputs(
@@ -343,25 +375,34 @@ def unknown_input_reason(key: str) -> str:
     return f"{key!r} is not an input of SecurityGroupRule{hint} (inputs: {', '.join(INPUT_KEYS)})"
 
 
+def unknown_body_reason(key: str) -> str:
+    """Why ``key`` is refused in one rule of a group's ``rules``, naming the nearest field."""
+    if key in OUTPUT_ONLY_KEYS or key == "id":
+        return f"{key!r} is set by Gcore, not an input of a rule; remove it"
+    if key in ("group_id", "security_group_id", "project_id", "region_id", "adopt_existing"):
+        return (
+            f"{key!r} is not a field of a rule in a group's rules: the rule belongs to the "
+            "group it is listed in; remove it"
+        )
+    close = difflib.get_close_matches(key, BODY_KEYS, n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{key!r} is not a field of a rule{hint} (fields: {', '.join(BODY_KEYS)})"
+
+
 _REQUIRED: Final = {
     "group_id": "the id of the security group to add the rule to",
     "direction": "'ingress' or 'egress'",
 }
 
 
-def _fill_defaults(
-    values: dict[str, Any], defaults: Defaults, failures: list[tuple[str, str]]
-) -> None:
-    """Apply the API's defaults, and config's project/region, to omitted inputs."""
-    for key, what in _REQUIRED.items():
-        if values.get(key) is None:
-            failures.append((key, f"{key} is required: {what}"))
+def _fill_defaults(values: dict[str, Any], failures: list[tuple[str, str]]) -> None:
+    """Apply the API's defaults to a rule's omitted fields, and its canonical forms."""
+    if values.get("direction") is None:
+        failures.append(("direction", f"direction is required: {_REQUIRED['direction']}"))
     if values.get("protocol") is None:
         values["protocol"] = "any"
     if values.get("description") is None:
         values["description"] = ""
-    if values.get("adopt_existing") is None:
-        values["adopt_existing"] = False
     if values.get("ethertype") is None:
         prefix = values.get("remote_ip_prefix")
         if is_unknown(prefix):
@@ -370,7 +411,6 @@ def _fill_defaults(
             values["ethertype"] = prefix_family(prefix)
         else:
             values["ethertype"] = "IPv4"
-    fill_place(values, defaults, failures)
     for key in ("port_range_min", "port_range_max", "remote_ip_prefix", "remote_group_id"):
         values.setdefault(key, None)
     values["protocol"] = canonical_protocol(values["protocol"], values["ethertype"])

@@ -160,7 +160,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=_seconds,
         default=0.05,
         metavar="SECONDS",
-        help="how long an asynchronous task takes to finish (default: %(default)s)",
+        help="how long an asynchronous task takes to finish, e.g. 0.3 for Gcore's pace "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--latency",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="delay added to every request before it is answered, for a realistic distance "
+        "to Gcore in benchmarks, e.g. 0.03 (default: %(default)s)",
     )
     parser.add_argument(
         "--duplicate-mode",
@@ -230,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=seed,
         task_delay=args.task_delay,
         duplicate_mode=args.duplicate_mode,
+        latency=args.latency,
     )
     for spec in specs:
         try:

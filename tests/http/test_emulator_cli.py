@@ -240,3 +240,20 @@ def test_help_names_the_run_command_and_the_emulator_key_rules(
     text = " ".join(capsys.readouterr().out.split())
     assert f"{PROG} run PROGRAM_DIR" in text and "without the Pulumi CLI" in text
     assert "GCORE_API_KEY is never used" in text and "test-api-key" in text
+
+
+def test_latency_delays_every_answer() -> None:
+    """--latency (GcoreEmulator(latency=...)) adds a distance to every request, for benchmarks."""
+    import time
+
+    import requests
+
+    from gcore_pulumi.testing import GcoreEmulator
+    from gcore_pulumi.testing.__main__ import build_parser
+
+    assert build_parser().parse_args(["--latency", "0.03"]).latency == 0.03
+    with GcoreEmulator(latency=0.2) as api:
+        started = time.monotonic()
+        requests.get(f"{api.base_url}/cloud/v1/securitygroups/1/1", timeout=5,
+                     headers={"Authorization": f"APIKey {api.api_key}"})  # fmt: skip
+        assert time.monotonic() - started >= 0.2

@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -219,3 +220,40 @@ def test_v1_rule_replace_still_in_the_sdk(client: gcore.Gcore, emulator: GcoreEm
         )
     assert new.id != old["id"] and new.port_range_min == 443
     assert [r["id"] for r in emulator.rules(group_id)] == [new.id]
+
+
+def test_list_filters_by_name_tag_keys_and_tag_key_value(
+    client: gcore.Gcore, emulator: GcoreEmulator
+) -> None:
+    """What get_security_groups sends: ``tag_key`` repeated (every key must be present: AND)
+    and ``tag_key_value`` as a JSON object (every pair must match), with paging."""
+    web = emulator.create_group(name="web", tags={"env": "prod", "tier": "web"})
+    db = emulator.create_group(name="db", tags={"env": "prod"})
+    emulator.create_group(name="web", tags={"env": "dev", "tier": "web"})
+    sgs = client.cloud.security_groups
+
+    def ids(**query: Any) -> set[str]:
+        return {g.id for g in sgs.list(limit=1, **query)}  # pages of one: paging is followed
+
+    assert ids(tag_key=["env", "tier"], tag_key_value=json.dumps({"env": "prod"})) == {web}
+    assert ids(tag_key_value=json.dumps({"env": "prod"})) == {web, db}
+    assert len(ids(name="web")) == 2 and ids(name="web", tag_key=["tier"]) == ids(name="web")
+    assert ids(tag_key=["nope"]) == set()
+
+
+def test_patch_rules_is_desired_state_as_the_sdk_sends_it(
+    client: gcore.Gcore, emulator: GcoreEmulator
+) -> None:
+    """The SDK's update_and_poll(rules=...) is the group's COMPLETE rule set: a hand-made rule
+    not listed is deleted, a listed one made; the same set again makes no task."""
+    ssh = {"direction": "ingress", "protocol": "tcp", "port_range_min": 22, "port_range_max": 22}
+    sgs = client.cloud.security_groups
+    group = sgs.create_and_poll(name="set", rules=[ssh, {"direction": "egress"}])
+    emulator.add_rule(group.id, direction="ingress", protocol="tcp", port_range_min=3389,
+                      port_range_max=3389)  # fmt: skip
+    after = sgs.update_and_poll(group.id, rules=[ssh, {"direction": "egress"}])
+    assert sorted((r.direction, r.port_range_min) for r in after.security_group_rules) == [
+        ("egress", None),
+        ("ingress", 22),
+    ]
+    assert sgs.update(group.id, rules=[{"direction": "egress"}, ssh]).tasks == []

@@ -92,11 +92,11 @@ def test_no_reason_repeats_the_refused_value() -> None:
 
 
 def test_unknown_keys_fail_naming_them_with_a_suggestion() -> None:
-    outcome = check(name="web", descripton="x", revision_number=3, rules=[])
+    outcome = check(name="web", descripton="x", revision_number=3, security_group_rules=[])
     reasons = dict(outcome.failures)
     assert "did you mean 'description'" in reasons["descripton"]
     assert "output" in reasons["revision_number"]
-    assert "SecurityGroupRule" in reasons["rules"]
+    assert "did you mean 'rules'" in reasons["security_group_rules"]
 
 
 def test_missing_project_says_how_to_set_it() -> None:

@@ -122,9 +122,20 @@ def test_a_misspelt_input_names_the_nearest_one(make: Any, typo: str, meant: str
     assert "__init__" not in message and "\n" not in message
 
 
-def test_rules_given_to_a_group_point_to_security_group_rule() -> None:
-    with pytest.raises(TypeError, match="declare each rule as a SecurityGroupRule"):
-        SecurityGroup("g", name="web", rules=[])  # type: ignore[call-overload]
+def test_security_group_rules_given_to_a_group_point_to_rules() -> None:
+    with pytest.raises(TypeError, match="did you mean 'rules'"):
+        SecurityGroup("g", name="web", security_group_rules=[])  # type: ignore[call-overload]
+
+
+def test_a_misspelt_field_of_a_set_rule_is_named_with_a_suggestion() -> None:
+    from gcore_pulumi.group_resource import SecurityGroupRulesArgs
+
+    with pytest.raises(TypeError, match="'port_range_mn' is not a field of a rule; did you mean"):
+        SecurityGroupRulesArgs(direction="ingress", port_range_mn=22)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="'group_id' is not a field of a rule in a group's rules"):
+        SecurityGroupRulesArgs(direction="ingress", group_id="x")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="missing required input direction"):
+        SecurityGroupRulesArgs()  # type: ignore[call-arg]
 
 
 def test_a_missing_required_input_of_an_args_class_is_named() -> None:

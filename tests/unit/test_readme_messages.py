@@ -123,7 +123,7 @@ def produced() -> list[str]:
         str(TaskFailedError("t1", "create_security_group", "quota exceeded")),
         _type_error(lambda: SecurityGroupRule("r", group_id=GROUP, direction="in", port_min=2)),
         _type_error(lambda: SecurityGroup("g", name="web", descripton="d")),
-        _type_error(lambda: SecurityGroup("g", name="web", rules=[])),
+        _type_error(lambda: SecurityGroup("g", name="web", security_group_rules=[])),
         *_api_errors(),
     ]
 
