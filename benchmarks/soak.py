@@ -1,14 +1,16 @@
 """Issue 3 soak: up, refresh and destroy N rules through provider processes under API faults.
 
     python benchmarks/soak.py --rules N [--fault-rate 0.2] [--seed S] [--concurrency 8]
-                              [--foreign-every 10]
+                              [--foreign-every 10] [--broken-answers]
 
 Each command runs in its own provider process (``python -m pulumi.dynamic``, driven by
 ``gcore_pulumi.testing.engine.ProviderProcess`` as the engine drives it), with `concurrency`
 resource operations at a time, against the in-process Gcore emulator, which injects faults of
 every kind (429 with Retry-After, 503, 502, slow answers beyond the read timeout,
 commit_then_502, commit_then_drop, drop) into about `fault-rate` of all requests, POST, GET
-and DELETE alike.
+and DELETE alike. With `--broken-answers`, writes (POST, PATCH, DELETE) also meet success
+answers broken on the way after Gcore committed them (commit_then_truncate: a cut-off body;
+commit_then_html_200: a proxy's HTML 200), issue 15.2.
 
 - before: every `foreign-every`-th requested rule (i % foreign-every == foreign-every - 1) is a
   foreign twin: someone else made a rule identical to it under Gcore's duplicate check (every
@@ -56,7 +58,7 @@ from benchmarks.run import (  # noqa: E402
     run_parallel,
 )
 from gcore_pulumi import SecurityGroupRuleProvider  # noqa: E402
-from gcore_pulumi.testing import FAULT_KINDS, GcoreEmulator  # noqa: E402
+from gcore_pulumi.testing import BROKEN_ANSWER_KINDS, FAULT_KINDS, GcoreEmulator  # noqa: E402
 from gcore_pulumi.testing.engine import ProviderProcess  # noqa: E402
 
 SOAK_CONFIG = {
@@ -67,8 +69,10 @@ SOAK_CONFIG = {
 }
 """Small backoff so the soak runs quickly; a read timeout below the slow fault's delay."""
 SLOW_DELAY = 0.8
-AMBIGUOUS_FAULTS = frozenset(FAULT_KINDS) - {"429"}
+AMBIGUOUS_FAULTS = (frozenset(FAULT_KINDS) - {"429"}) | frozenset(BROKEN_ANSWER_KINDS)
 """Faults after which a POST may or may not have been committed, as the client sees it."""
+WRITE_METHODS = ("POST", "PATCH", "DELETE")
+"""The methods that meet broken success answers (``broken_answers``): the writes."""
 
 
 def is_twin(i: int, foreign_every: int) -> bool:
@@ -129,7 +133,8 @@ class SoakResult:
 
     def report(self) -> str:
         injected = sum(self.faults.values())
-        by_kind = ", ".join(f"{k} {self.faults.get(k, 0)}" for k in FAULT_KINDS)
+        kinds = FAULT_KINDS + tuple(k for k in BROKEN_ANSWER_KINDS if k in self.faults)
+        by_kind = ", ".join(f"{k} {self.faults.get(k, 0)}" for k in kinds)
         phases = ", ".join(f"{k} {v:.1f} s" for k, v in self.phase_seconds.items())
         lines = [
             f"rules requested          {self.requested} ({self.foreign_twins} foreign twins)",
@@ -156,15 +161,24 @@ class SoakResult:
 
 
 def add_faults(
-    emulator: GcoreEmulator, rate: float, retry_after: str = "1", delay: float = SLOW_DELAY
+    emulator: GcoreEmulator,
+    rate: float,
+    retry_after: str = "1",
+    delay: float = SLOW_DELAY,
+    broken_answers: bool = False,
 ) -> float:
-    """One rule per fault kind, for every method, with equal chances adding up to `rate`.
+    """One rule per fault kind, for every method, with equal chances adding up to `rate`;
+    with ``broken_answers``, also one per broken-answer kind and write method.
 
     The injector consults its rules in order and the first that fires wins, so each gets
     probability p with 1 - (1 - p) ** kinds = rate. Returns p."""
-    p = 1 - (1 - rate) ** (1 / len(FAULT_KINDS)) if rate > 0 else 0.0
+    broken = BROKEN_ANSWER_KINDS if broken_answers else ()
+    p = 1 - (1 - rate) ** (1 / (len(FAULT_KINDS) + len(broken))) if rate > 0 else 0.0
     for kind in FAULT_KINDS:
         emulator.faults.add(kind, probability=p, retry_after=retry_after, delay=delay)
+    for kind in broken:
+        for method in WRITE_METHODS:
+            emulator.faults.add(kind, method=method, probability=p)
     return p
 
 
@@ -197,11 +211,14 @@ def run_soak(
     foreign_every: int = 10,
     rule_api: str = "v1",
     duplicate_mode: str = "409",
+    broken_answers: bool = False,
 ) -> SoakResult:
     """The whole soak; never raises for a provider failure (it is counted and described).
 
     ``rule_api`` is the provider's ``gcore:ruleApi``; with v2, ``duplicate_mode`` says how the
-    emulator refuses a duplicate (a 409 at once, or a task that ends in ERROR)."""
+    emulator refuses a duplicate (a 409 at once, or a task that ends in ERROR).
+    ``broken_answers`` adds success answers broken after Gcore committed the write (issue 15.2)
+    to the faults."""
     say = log or (lambda _text: None)
     config = dict(SOAK_CONFIG)
     config["gcore:ruleApi"] = rule_api
@@ -244,7 +261,7 @@ def run_soak(
         # someone else's rules, there before the run (out of band, so no fault touches them)
         foreign = {i: emulator.add_rule(group, **foreign_fields(i)) for i in twins}
         foreign_ids = {rule["id"]: i for i, rule in foreign.items()}
-        add_faults(emulator, fault_rate, retry_after)
+        add_faults(emulator, fault_rate, retry_after, broken_answers=broken_answers)
 
         # up
         with provider_process(SecurityGroupRuleProvider(), emulator, **config) as process:
@@ -366,6 +383,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="with v2: how the emulator refuses a duplicate rule",
     )
     parser.add_argument(
+        "--broken-answers",
+        action="store_true",
+        help="writes also meet 2xx answers broken after Gcore committed them (a cut-off "
+        "body, a proxy's HTML 200)",
+    )
+    parser.add_argument(
         "--read-cache-seconds",
         type=float,
         default=None,
@@ -385,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"soak: {args.rules} rules, fault rate {args.fault_rate}, seed {args.seed}, "
         f"concurrency {args.concurrency}, Retry-After {args.retry_after}, slow {SLOW_DELAY} s, "
         f"foreign twin every {args.foreign_every}, rule API {args.rule_api} "
-        f"(duplicates: {args.duplicate_mode}), "
+        f"(duplicates: {args.duplicate_mode}), broken answers {args.broken_answers}, "
         f"config {SOAK_CONFIG}",
         flush=True,
     )
@@ -400,6 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         foreign_every=args.foreign_every,
         rule_api=args.rule_api,
         duplicate_mode=args.duplicate_mode,
+        broken_answers=args.broken_answers,
     )
     print(result.report())
     return 0 if result.ok else 1

@@ -20,6 +20,7 @@ from __future__ import annotations
 from gcore_pulumi.testing.emulator import ApiError, GcoreEmulator, RequestRecord
 from gcore_pulumi.testing.faults import (
     ALL_FAULT_KINDS,
+    BROKEN_ANSWER_KINDS,
     FAULT_KINDS,
     PROXY_FAULT_KINDS,
     Fault,
@@ -32,6 +33,7 @@ from gcore_pulumi.testing.tasks import TASK_TYPES
 
 __all__ = [
     "ALL_FAULT_KINDS",
+    "BROKEN_ANSWER_KINDS",
     "DEFAULT_TEMPLATE",
     "DUPLICATE_MODES",
     "FAULT_KINDS",

@@ -447,6 +447,12 @@ class _Handler(BaseHTTPRequestHandler):
             err = ApiError(502, "BadGateway", "Bad Gateway")
             self._finish(method, path, headers, log_body, fault, request_id, 502, err)
             return
+        if fault is not None and fault.kind == "commit_then_html_200":
+            page = ("text/html", _html_page(200))
+            self._finish(method, path, headers, log_body, fault, request_id, 200, None, raw=page)
+            return
+        if fault is not None and fault.kind == "commit_then_truncate":
+            self.close_connection = True  # the rest of the body never comes
         self._finish(method, path, headers, log_body, fault, request_id, status, error, payload)
 
     def _finish(
@@ -492,6 +498,10 @@ class _Handler(BaseHTTPRequestHandler):
             content_type, data = raw
         else:
             data = b"" if status == 204 or payload is None else json.dumps(payload).encode()
+        promised = len(data)
+        if fault is not None and fault.kind == "commit_then_truncate" and status != 204:
+            # cut off on the way: promise the whole body, send half of it, then close
+            promised, data = len(data) + 64, data[: len(data) // 2]
         lines = [
             f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
             f"Server: {self.version_string()}",
@@ -500,7 +510,7 @@ class _Handler(BaseHTTPRequestHandler):
         if status != 204:
             if content_type is not None:
                 lines.append(f"Content-Type: {content_type}")
-            lines.append(f"Content-Length: {len(data)}")
+            lines.append(f"Content-Length: {promised}")
         if raw is None:
             lines.append(f"X-Request-ID: {request_id}")
         lines.extend(f"{name}: {value}" for name, value in more.items())

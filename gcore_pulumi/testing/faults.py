@@ -5,8 +5,10 @@ A provider that only ever sees clean 200s is untested where it matters: rate lim
 ambiguous failures where the server *did* commit the change but the client never learned it
 (``commit_then_502``, ``commit_then_drop``). Then there are answers that do not come from
 Gcore at all, from a proxy or a wrong base URL: an HTML or empty 404, a redirect, a proxy's
-HTML 502 (:data:`PROXY_FAULT_KINDS`). :class:`FaultInjector` decides, per request, whether
-one of those happens; the server applies the decision.
+HTML 502 (:data:`PROXY_FAULT_KINDS`). And there are success answers broken on the way after
+Gcore committed the change: a cut-off body, a proxy's HTML 200 (:data:`BROKEN_ANSWER_KINDS`).
+:class:`FaultInjector` decides, per request, whether one of those happens; the server applies
+the decision.
 
 Decisions are deterministic for a given seed and request sequence, so a failing test can be
 replayed.
@@ -25,6 +27,7 @@ from typing import Literal, get_args
 
 __all__ = [
     "ALL_FAULT_KINDS",
+    "BROKEN_ANSWER_KINDS",
     "FAULT_KINDS",
     "FAULT_METHODS",
     "PROXY_FAULT_KINDS",
@@ -47,6 +50,8 @@ FaultKind = Literal[
     "empty_404",
     "redirect",
     "html_502",
+    "commit_then_truncate",
+    "commit_then_html_200",
 ]
 #: Every fault kind, in declaration order.
 ALL_FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
@@ -55,7 +60,12 @@ ALL_FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
 FAULT_KINDS: tuple[FaultKind, ...] = ALL_FAULT_KINDS[:7]
 #: Answers from something that is not Gcore (a proxy, a wrong base URL): they prove nothing
 #: about the resource. None of them handles the request.
-PROXY_FAULT_KINDS: tuple[FaultKind, ...] = ALL_FAULT_KINDS[7:]
+PROXY_FAULT_KINDS: tuple[FaultKind, ...] = ALL_FAULT_KINDS[7:11]
+#: Broken success answers: Gcore handled the request (it may have committed a change), then
+#: something on the way (a proxy or load balancer that gave up mid-body, or one that answers
+#: its own page) broke the answer. As ambiguous as a lost answer; what a soak run injects with
+#: ``broken_answers`` on.
+BROKEN_ANSWER_KINDS: tuple[FaultKind, ...] = ALL_FAULT_KINDS[11:]
 #: The methods a fault may be limited to (the ones the emulator serves).
 FAULT_METHODS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE")
 #: Statuses a ``redirect`` fault may answer with.
@@ -80,7 +90,12 @@ class Fault:
     * ``"empty_404"``: answer 404 with an empty body, change nothing;
     * ``"redirect"``: answer ``redirect_status`` with ``Location`` = ``location`` + the
       request's path and query, change nothing;
-    * ``"html_502"``: answer 502 with a proxy's HTML page, change nothing.
+    * ``"html_502"``: answer 502 with a proxy's HTML page, change nothing;
+    * ``"commit_then_truncate"``: handle the request (state changes), then send its answer
+      with a ``Content-Length`` larger than the bytes sent (half the body, none if it has
+      none) and close the connection: a body cut off on the way (a bodiless 204 stays whole);
+    * ``"commit_then_html_200"``: handle the request, then answer 200 with a proxy's HTML page
+      (``text/html``) instead of Gcore's JSON.
     """
 
     kind: FaultKind

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import requests
 
 from gcore_pulumi.testing import (
     ALL_FAULT_KINDS,
+    BROKEN_ANSWER_KINDS,
     FAULT_KINDS,
     PROXY_FAULT_KINDS,
     FaultInjector,
@@ -343,7 +345,8 @@ def test_every_kind_is_known() -> None:
         "drop",
     }
     assert set(PROXY_FAULT_KINDS) == {"html_404", "empty_404", "redirect", "html_502"}
-    assert ALL_FAULT_KINDS == FAULT_KINDS + PROXY_FAULT_KINDS
+    assert set(BROKEN_ANSWER_KINDS) == {"commit_then_truncate", "commit_then_html_200"}
+    assert ALL_FAULT_KINDS == FAULT_KINDS + PROXY_FAULT_KINDS + BROKEN_ANSWER_KINDS
 
 
 # --------------------------------------------------------------------------------------
@@ -477,6 +480,76 @@ def test_commit_then_drop_on_v2_post_loses_the_task_id_only(
 
 
 # --------------------------------------------------------------------------------------
+# success answers broken on the way, after Gcore committed the change (issue 15.2)
+# --------------------------------------------------------------------------------------
+
+
+def test_commit_then_truncate_creates_the_rule_and_cuts_the_body(
+    api: Api, gcore_emulator: GcoreEmulator, gcore_group: str
+) -> None:
+    gcore_emulator.faults.add("commit_then_truncate", method="POST", times=1)
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        api.create()
+    [rule] = gcore_emulator.rules(gcore_group)
+    [record] = [r for r in gcore_emulator.requests if r.method == "POST"]
+    assert (record.status, record.fault) == (200, "commit_then_truncate")
+    # the session recovers on a fresh connection, and a blind retry meets the rule
+    retry = api.create()
+    assert retry.status_code == 409 and rule["id"] in retry.json()["message"]
+    assert gcore_emulator.connections_accepted == 2
+
+
+def test_commit_then_truncate_promises_more_than_it_sends(
+    gcore_emulator: GcoreEmulator, gcore_group: str
+) -> None:
+    gcore_emulator.faults.add("commit_then_truncate", method="GET", times=1)
+    host, port = gcore_emulator.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(
+            f"GET /cloud/v1/securitygroups/1/1/{gcore_group} HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: {AUTH['Authorization']}\r\n\r\n".encode()
+        )
+        raw = b""
+        while chunk := sock.recv(65536):  # the server closes after the cut
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    promised = int(re.search(rb"Content-Length: ([0-9]+)", head)[1])  # type: ignore[index]
+    assert 0 < len(body) < promised
+    assert body.startswith(b"{")  # the start of the JSON Gcore sent
+
+
+def test_commit_then_html_200_creates_the_rule_and_answers_a_page(
+    api: Api, gcore_emulator: GcoreEmulator, gcore_group: str
+) -> None:
+    gcore_emulator.faults.add("commit_then_html_200", method="POST", times=1)
+    response = api.create()
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/html"
+    assert b"<html>" in response.content
+    assert len(gcore_emulator.rules(gcore_group)) == 1
+    assert api.create().status_code == 409  # it was committed
+
+
+@pytest.mark.parametrize("kind", ["commit_then_truncate", "commit_then_html_200"])
+def test_broken_answers_to_a_v2_group_create_still_make_the_group(
+    gcore_emulator: GcoreEmulator, kind: Any
+) -> None:
+    gcore_emulator.faults.add(kind, method="POST", times=1)
+    with requests.Session() as session:
+        session.headers.update(AUTH)
+        url = f"{gcore_emulator.base_url}/cloud/v2/security_groups/1/1"
+        try:
+            response = session.post(url, json={"name": "made", "rules": []})
+        except requests.exceptions.ChunkedEncodingError:
+            assert kind == "commit_then_truncate"
+        else:
+            assert kind == "commit_then_html_200" and response.status_code == 200
+    gcore_emulator.finish_tasks()
+    assert [g["name"] for g in gcore_emulator.groups()] == ["made"]
+
+
+# --------------------------------------------------------------------------------------
 # spec strings (command line / environment)
 # --------------------------------------------------------------------------------------
 
@@ -507,6 +580,8 @@ def test_commit_then_drop_on_v2_post_loses_the_task_id_only(
         ("slow:*::2", ("slow", None, 1.0, "1", 2.0)),
         ("html_502:GET:1", ("html_502", "GET", 1.0, "1", 0.0)),
         ("commit_then_drop", ("commit_then_drop", None, 1.0, "1", 0.0)),
+        ("commit_then_truncate:POST", ("commit_then_truncate", "POST", 1.0, "1", 0.0)),
+        ("commit_then_html_200:patch:0.5", ("commit_then_html_200", "PATCH", 0.5, "1", 0.0)),
         # the README's examples
         ("503:POST:0.2", ("503", "POST", 0.2, "1", 0.0)),
         ("429:*:0.1:2", ("429", None, 0.1, "2", 0.0)),

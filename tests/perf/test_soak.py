@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.soak import run_soak
+from gcore_pulumi.testing import BROKEN_ANSWER_KINDS
 
 RULE_APIS = [("v1", "409"), ("v2", "409"), ("v2", "task_error")]
 """The soaks run with rules made through each of Gcore's rule APIs; the twins soak also with
@@ -71,6 +72,36 @@ def test_soak_foreign_twins_under_ambiguous_post_failures_are_refused_not_adopte
     ), report  # fmt: skip
     assert (result.existing_after_up, result.duplicates, result.lost, result.orphans) == (
         60, 0, 0, 0,
+    ), report  # fmt: skip
+    assert result.failures == [], report
+    assert result.ok, report
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 15 item 2: a 2xx broken after Gcore committed a write is taken as a failure "
+    "(seen at seed 7: orphans after destroy v1 2, v2 1; a POST answered by a proxy's HTML 200 "
+    "fails 'the answer is not JSON' and its rule stays unrecorded; DELETEs with a cut-off body "
+    "fail 'failed: ChunkedEncodingError', with an HTML 200 'not JSON')",
+)
+@pytest.mark.parametrize(("rule_api", "duplicate_mode"), RULE_APIS[:2], ids=["v1", "v2"])
+def test_soak_with_broken_2xx_answers_leaves_no_duplicate_orphan_or_lost_rule(
+    rule_api: str, duplicate_mode: str
+) -> None:
+    # The soak above plus success answers broken on the way after Gcore committed the write
+    # (commit_then_truncate, commit_then_html_200 on POST and DELETE). When issue 15.2 is
+    # fixed, remove the xfail and make broken_answers the soak's default.
+    result = run_soak(rules=100, fault_rate=0.2, seed=7, concurrency=8, retry_after="1",
+                      foreign_every=10, rule_api=rule_api, duplicate_mode=duplicate_mode,
+                      broken_answers=True)  # fmt: skip
+    report = result.report()
+    assert sum(result.faults.get(k, 0) for k in BROKEN_ANSWER_KINDS) > 0, report
+    assert (result.existing_after_up, result.duplicates, result.lost, result.orphans) == (
+        100, 0, 0, 0,
+    ), report  # fmt: skip
+    assert (result.twins_refused, result.foreign_adopted, result.foreign_deleted) == (
+        10, 0, 0,
     ), report  # fmt: skip
     assert result.failures == [], report
     assert result.ok, report
