@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from .place import with_place
 from .schema import (
     CheckOutcome,
     Defaults,
@@ -165,7 +166,7 @@ def canonical_group_state(props: Mapping[str, Any], defaults: Defaults) -> dict[
     """Inputs or old outputs (numbers may be floats) in canonical form; a state without
     project or region (written by hand, or an older version) takes the configured default,
     as read and delete do, so an unchanged program plans no change."""
-    state = {key: props.get(key) for key in GROUP_INPUT_KEYS}
+    state = with_place({key: props.get(key) for key in GROUP_INPUT_KEYS}, defaults)
     if state["description"] is None:
         state["description"] = ""
     if state["tags"] is None:
@@ -174,8 +175,6 @@ def canonical_group_state(props: Mapping[str, Any], defaults: Defaults) -> dict[
         number = state[key]
         if isinstance(number, float) and number.is_integer():
             state[key] = int(number)
-        elif number is None:
-            state[key] = getattr(defaults, key)
     return state
 
 
