@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 
-from .errors import ConfigurationError, GcoreError
+from .errors import GcoreError
+from .place import Defaults, require_place
 from .schema import parse_positive_id, parse_uuid
 from .settings import Settings
 
@@ -98,8 +99,12 @@ def get_security_group(
     if (name is None) == (id is None):
         raise TypeError("get_security_group: pass name=... or id=..., exactly one of them")
     settings = Settings.load(_stack_config)
-    project = _place(project_id, settings.project_id, "project_id", "gcore:projectId")
-    region = _place(region_id, settings.region_id, "region_id", "gcore:regionId")
+    given = {"project_id": project_id, "region_id": region_id}
+    place = require_place(
+        {key: parse_positive_id(value, key) for key, value in given.items() if value is not None},
+        Defaults(settings.project_id, settings.region_id),
+    )
+    project, region = int(place["project_id"]), int(place["region_id"])
     where = f"in project {project}, region {region}"
 
     from .client import GcoreClient
@@ -150,17 +155,6 @@ def get_security_group_output(
 def _stack_config(key: str) -> Any:
     """A ``gcore:*`` value from the program's stack config (secrets included, unwrapped)."""
     return pulumi.runtime.get_config(key)
-
-
-def _place(given: object, default: int | None, key: str, config_key: str) -> int:
-    if given is not None:
-        return parse_positive_id(given, key)
-    if default is None:
-        raise ConfigurationError(
-            f"no {key} for the lookup: pass {key}=..., or set `{config_key}` in the stack config",
-            key=config_key,
-        )
-    return default
 
 
 def _result(group: ApiGroup, project_id: int, region_id: int) -> GetSecurityGroupResult:

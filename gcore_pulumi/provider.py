@@ -18,9 +18,8 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from .errors import ConfigurationError
-from .place import with_place
-from .runtime import DEFAULT_SOURCES, ConfiguredProvider
+from .place import require_place, with_place
+from .runtime import ConfiguredProvider
 from .schema import (
     INPUT_KEYS,
     PROVIDER_KEY,
@@ -143,12 +142,4 @@ def _spec(props: dict[str, Any], defaults: Defaults) -> RuleSpec:
     (by hand, or by an older version) falls back to config, as check would have."""
     from .models import RuleSpec
 
-    merged = with_place(props, defaults)
-    for key, (config_key, env) in DEFAULT_SOURCES.items():
-        if merged.get(key) is None:
-            raise ConfigurationError(
-                f"no {key} for this rule: pass {key}=... (also to SecurityGroupRule.get), or "
-                f"set it for the stack with `pulumi config set {config_key} <id>` or {env}",
-                key=config_key,
-            )
-    return RuleSpec.from_props(merged)
+    return RuleSpec.from_props(require_place(props, defaults))
