@@ -18,7 +18,6 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from .errors import ConfigurationError
 from .group_schema import (
     GROUP_INPUT_KEYS,
     GROUP_REPLACE_KEYS,
@@ -27,8 +26,9 @@ from .group_schema import (
     diff_group,
     group_patch,
 )
+from .place import require_place
 from .rule_set import RULES_KEY, live_rules_output
-from .runtime import DEFAULT_SOURCES, ConfiguredProvider
+from .runtime import ConfiguredProvider
 
 if TYPE_CHECKING:
     from .models import ApiGroup, GroupSpec
@@ -130,16 +130,8 @@ class SecurityGroupProvider(ConfiguredProvider):
 
     def _place(self, props: dict[str, Any]) -> tuple[int, int]:
         """Project and region from state (or ``.get()``'s props), else from config."""
-        state = canonical_group_state(props, self._rt().defaults)
-        for key, (config_key, env) in zip(
-            GROUP_REPLACE_KEYS, (DEFAULT_SOURCES[k] for k in GROUP_REPLACE_KEYS), strict=True
-        ):
-            if state[key] is None:
-                raise ConfigurationError(
-                    f"no {key} for this security group: pass {key}=... (to SecurityGroup.get "
-                    f"too), or set `{config_key}` in the stack config or {env}",
-                    key=config_key,
-                )
+        defaults = self._rt().defaults
+        state = require_place(canonical_group_state(props, defaults), defaults)
         return int(state["project_id"]), int(state["region_id"])
 
 

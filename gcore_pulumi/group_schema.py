@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from .place import with_place
 from .rule_set import RULES_KEY, canonical_rules, check_rules, rules_differ
 from .schema import (
     CheckOutcome,
@@ -173,7 +174,7 @@ def canonical_group_state(props: Mapping[str, Any], defaults: Defaults) -> dict[
     """Inputs or old outputs (numbers may be floats) in canonical form; a state without
     project or region (written by hand, or an older version) takes the configured default,
     as read and delete do, so an unchanged program plans no change."""
-    state = {key: props.get(key) for key in GROUP_INPUT_KEYS}
+    state = with_place({key: props.get(key) for key in GROUP_INPUT_KEYS}, defaults)
     state[RULES_KEY] = canonical_rules(state[RULES_KEY])
     if state["description"] is None:
         state["description"] = ""
@@ -183,8 +184,6 @@ def canonical_group_state(props: Mapping[str, Any], defaults: Defaults) -> dict[
         number = state[key]
         if isinstance(number, float) and number.is_integer():
             state[key] = int(number)
-        elif number is None:
-            state[key] = getattr(defaults, key)
     return state
 
 

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 
-from .errors import ConfigurationError, GcoreError
+from .errors import GcoreError
+from .place import Defaults, require_place
 from .schema import parse_positive_id, parse_uuid
 from .settings import Settings
 
@@ -100,8 +101,7 @@ def get_security_group(
     if (name is None) == (id is None):
         raise TypeError("get_security_group: pass name=... or id=..., exactly one of them")
     settings = Settings.load(_stack_config)
-    project = _place(project_id, settings.project_id, "project_id", "gcore:projectId")
-    region = _place(region_id, settings.region_id, "region_id", "gcore:regionId")
+    project, region = _place(settings, project_id, region_id)
     where = f"in project {project}, region {region}"
 
     from .client import GcoreClient
@@ -167,16 +167,13 @@ def get_security_groups(
     keys = _tag_keys(tag_keys)
     pairs = _tag_pairs(tag_key_value)
     settings = Settings.load(_stack_config)
-    project = _place(project_id, settings.project_id, "project_id", "gcore:projectId")
-    region = _place(region_id, settings.region_id, "region_id", "gcore:regionId")
+    project, region = _place(settings, project_id, region_id)
 
     from .client import GcoreClient
-    from .group_list_api import list_groups_filtered
 
     client = GcoreClient(settings)
     try:
-        # The client's page reader until the client has this call (docs-pending/sets.md).
-        found = list_groups_filtered(client._get_page, project, region, name, keys, pairs)
+        found = client.find_groups(project, region, name, keys, pairs)
     finally:
         client.close()
     results = [_result(group, project, region) for group in found]
@@ -232,20 +229,19 @@ def _tag_pairs(value: object) -> dict[str, str]:
     return dict(value)
 
 
+def _place(settings: Settings, project_id: int | None, region_id: int | None) -> tuple[int, int]:
+    """The project and region given, else the configured ones (one fallback, place.py)."""
+    given = {"project_id": project_id, "region_id": region_id}
+    place = require_place(
+        {key: parse_positive_id(value, key) for key, value in given.items() if value is not None},
+        Defaults(settings.project_id, settings.region_id),
+    )
+    return int(place["project_id"]), int(place["region_id"])
+
+
 def _stack_config(key: str) -> Any:
     """A ``gcore:*`` value from the program's stack config (secrets included, unwrapped)."""
     return pulumi.runtime.get_config(key)
-
-
-def _place(given: object, default: int | None, key: str, config_key: str) -> int:
-    if given is not None:
-        return parse_positive_id(given, key)
-    if default is None:
-        raise ConfigurationError(
-            f"no {key} for the lookup: pass {key}=..., or set `{config_key}` in the stack config",
-            key=config_key,
-        )
-    return default
 
 
 def _result(group: ApiGroup, project_id: int, region_id: int) -> GetSecurityGroupResult:

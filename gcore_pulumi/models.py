@@ -301,6 +301,15 @@ class ApiGroupPage(BaseModel):
     results: list[ApiGroupSummary]
 
 
+class ApiGroupListPage(BaseModel):
+    """One page of the group list, each group whole (rules included)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    count: int = 0
+    results: list[ApiGroup]
+
+
 class GroupSpec(BaseModel):
     """A group's canonical inputs, as ``check`` returns them and the state stores them."""
 

@@ -19,9 +19,9 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from .errors import ConfigurationError
 from .ownership import RuleOwnedBySetError, owned_by_set_reason
-from .runtime import DEFAULT_SOURCES, ConfiguredProvider
+from .place import require_place, with_place
+from .runtime import ConfiguredProvider
 from .schema import (
     INPUT_KEYS,
     PROVIDER_KEY,
@@ -68,8 +68,8 @@ class SecurityGroupRuleProvider(ConfiguredProvider):
         """
         runtime = self._rt()
         runtime.owned.add(id_)
-        old = canonical_state(_with_defaults(olds, runtime.defaults))
-        new = canonical_state(_with_defaults(news, runtime.defaults))
+        old = canonical_state(with_place(olds, runtime.defaults))
+        new = canonical_state(with_place(news, runtime.defaults))
         replaces = [key for key in RULE_KEYS if is_unknown(new[key]) or new[key] != old[key]]
         adopt_changed = is_unknown(new["adopt_existing"]) or (
             new["adopt_existing"] != old["adopt_existing"]
@@ -154,26 +154,9 @@ class SecurityGroupRuleProvider(ConfiguredProvider):
             log.warning("gcore: rule %s was already gone; nothing to delete", id_)
 
 
-def _with_defaults(props: dict[str, Any], defaults: Defaults) -> dict[str, Any]:
-    """Props with a missing project or region taken from config, as check would have."""
-    merged = dict(props)
-    for key in ("project_id", "region_id"):
-        if merged.get(key) is None:
-            merged[key] = getattr(defaults, key)
-    return merged
-
-
 def _spec(props: dict[str, Any], defaults: Defaults) -> RuleSpec:
     """Props (inputs or old outputs) as a RuleSpec; state written without project or region
     (by hand, or by an older version) falls back to config, as check would have."""
     from .models import RuleSpec
 
-    merged = _with_defaults(props, defaults)
-    for key, (config_key, env) in DEFAULT_SOURCES.items():
-        if merged.get(key) is None:
-            raise ConfigurationError(
-                f"no {key} for this rule: pass {key}=... (also to SecurityGroupRule.get), or "
-                f"set it for the stack with `pulumi config set {config_key} <id>` or {env}",
-                key=config_key,
-            )
-    return RuleSpec.from_props(merged)
+    return RuleSpec.from_props(require_place(props, defaults))

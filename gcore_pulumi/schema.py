@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from .enums import ICMP_PROTOCOLS, PORT_RANGE_PROTOCOLS, Direction, Ethertype, Protocol
+from .place import PLACE_SOURCES as PLACE_SOURCES
+from .place import Defaults as Defaults
+from .place import fill_place as fill_place
 
 BODY_KEYS: Final = (
     "direction",
@@ -60,14 +63,6 @@ def is_unknown(value: object) -> bool:
     return isinstance(value, Unknown)
 
 
-@dataclass(frozen=True)
-class Defaults:
-    """Values taken from stack config or the environment when an input is omitted."""
-
-    project_id: int | None = None
-    region_id: int | None = None
-
-
 @dataclass
 class CheckOutcome:
     """Canonical inputs plus one ``(input key, reason)`` per problem found."""
@@ -83,13 +78,6 @@ class InvalidInput(ValueError):
         super().__init__("; ".join(reasons))
         self.reasons = reasons
         """One check failure each (a map input may have several)."""
-
-
-PLACE_SOURCES: Final = {
-    "project_id": ("gcore:projectId", "GCORE_CLOUD_PROJECT_ID"),
-    "region_id": ("gcore:regionId", "GCORE_CLOUD_REGION_ID"),
-}
-"""Where an omitted ``project_id`` / ``region_id`` comes from: config key, then variable."""
 
 
 # --- one validator per field ------------------------------------------------------------
@@ -346,23 +334,6 @@ def parse_inputs(
             failures.extend((key, reason) for reason in problem.reasons)
             values[key] = raw
     return values, failures
-
-
-def fill_place(values: dict[str, Any], defaults: Defaults, failures: list[tuple[str, str]]) -> None:
-    """An omitted ``project_id`` / ``region_id`` from config, or a failure saying how to set it."""
-    for key, (config_key, env) in PLACE_SOURCES.items():
-        if values.get(key) is None:
-            fallback = getattr(defaults, key)
-            if fallback is None:
-                failures.append(
-                    (
-                        key,
-                        f"no {key}: pass {key}=..., or set it for the stack with "
-                        f"`pulumi config set {config_key} <id>` or the {env} environment variable",
-                    )
-                )
-            else:
-                values[key] = fallback
 
 
 def unknown_input_reason(key: str) -> str:

@@ -41,7 +41,7 @@ def test_every_match_across_pages_with_and_semantics(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     api, process, config = world
-    monkeypatch.setattr("gcore_pulumi.group_list_api.PAGE_SIZE", 2)  # several pages
+    monkeypatch.setattr("gcore_pulumi.api.groups.PAGE_SIZE", 2)  # several pages
     prod = {api.create_group(name=f"web{i}", tags={"env": "prod", "tier": "web"}) for i in range(5)}
     api.create_group(name="db", tags={"env": "prod"})
     api.create_group(name="web9", tags={"env": "dev", "tier": "web"})

@@ -18,7 +18,8 @@ import requests
 
 import gcore_pulumi
 from gcore_pulumi import SecurityGroup, SecurityGroupRule
-from gcore_pulumi.client import GcoreClient, _transport_error
+from gcore_pulumi.api.diagnosis import _transport_error
+from gcore_pulumi.client import GcoreClient
 from gcore_pulumi.errors import ConfigurationError, GcoreError
 from gcore_pulumi.models import RuleSpec
 from gcore_pulumi.schema import Defaults, check_inputs

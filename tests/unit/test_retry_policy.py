@@ -7,12 +7,11 @@ import time
 
 import pytest
 
+from gcore_pulumi.api.retry import _current, _Operation
 from gcore_pulumi.client import (
     MIN_ANSWER_SECONDS,
     DeadlineExceeded,
     GcoreClient,
-    _current,
-    _Operation,
     parse_retry_after,
 )
 from gcore_pulumi.settings import Settings

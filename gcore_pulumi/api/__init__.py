@@ -1,0 +1,12 @@
+"""Gcore's HTTP API, one role per module; ``gcore_pulumi.client.GcoreClient`` is the door.
+
+Imports run one way, top to bottom: a module uses only those listed below it.
+
+* ``rule_create``, ``group_create``: creates that happen exactly once in effect
+* ``rules``: the v1 and v2 rule endpoints (``RuleApi``), rule reads and deletes
+* ``groups``: group reads (coalesced), lists, patches, deletes
+* ``tasks``: following Gcore's asynchronous tasks
+* ``transport``: the session, timeouts, send, expect, gone, parse, paging, retry loops
+* ``diagnosis``: why a request got no answer; ``answers``: what an answer says
+* ``retry``: the retry policy and the deadline; ``urls``: every URL; ``locks``
+"""

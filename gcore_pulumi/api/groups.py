@@ -1,0 +1,171 @@
+"""Security groups: read (through the read cache), list, patch and delete; and the one
+way a create records what it made when reading it back fails."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Final, TypeVar
+
+from ..errors import GcoreError, NotFoundError
+from ..group_cache import GroupReadCache
+from ..models import ApiGroup, ApiGroupListPage, ApiGroupPage, ApiGroupSummary, ApiTaskIds
+from ..settings import Settings
+from . import urls
+from .answers import gcore_time, succeeded
+from .tasks import Tasks
+from .transport import PAGE_SIZE, Transport
+
+log = logging.getLogger("gcore_pulumi")
+T = TypeVar("T")
+
+GROUP_GONE: Final = (
+    "The group is gone (deleted outside Pulumi?): `pulumi refresh` drops it from the stack, "
+    "then `pulumi up` makes it again"
+)
+_GROUP_IN_USE: Final = (
+    "The group is still attached to instances (or ports): detach it from them, or delete "
+    "those instances, then run `pulumi destroy` (or `pulumi up`) again"
+)
+
+GroupKey = tuple[int, int, str]
+"""(project_id, region_id, group_id)"""
+
+
+class Groups:
+    """Gcore's security-group endpoints; reads of one group are coalesced (GroupReadCache)
+    and every write through this process invalidates them."""
+
+    def __init__(self, settings: Settings, transport: Transport, tasks: Tasks) -> None:
+        self._transport = transport
+        self._tasks = tasks
+        self._cache: GroupReadCache[ApiGroup | None] = GroupReadCache(settings.read_cache_seconds)
+
+    def get(self, project_id: int, region_id: int, group_id: str) -> ApiGroup | None:
+        """The group with its rules, read now; None if Gcore says the group is gone."""
+        path = urls.group(project_id, region_id, group_id)
+        with self._transport.operation():
+            response = self._transport.send("GET", path)
+        if self._transport.gone(response, "GET", path):
+            return None
+        return self._transport.parse(ApiGroup, response, "GET", path)
+
+    def shared(self, key: GroupKey, reader: Hashable) -> ApiGroup | None:
+        """The group, from a read that other readers may share (each reader once)."""
+        return self._cache.get(key, lambda: self.get(*key), reader=reader)
+
+    def fresh(self, key: GroupKey, not_before: float) -> ApiGroup | None:
+        """The group from a read sent after ``not_before`` (a monotonic time), shared."""
+        return self._cache.get_fresh(key, lambda: self.get(*key), not_before)
+
+    def invalidate(self, key: GroupKey) -> None:
+        """A write to the group: no read that starts now is served from before it."""
+        self._cache.invalidate(key)
+
+    def find(
+        self,
+        project_id: int,
+        region_id: int,
+        name: str | None,
+        tag_keys: Sequence[str],
+        tag_key_value: Mapping[str, str],
+    ) -> list[ApiGroup]:
+        """Every group matching Gcore's list filters, each whole (rules included), every page.
+
+        The filters are applied again to what Gcore answered (see ``matches``): Gcore does
+        not document whether several ``tag_key`` combine as AND or OR; here they are AND."""
+        query: dict[str, Any] = {"limit": PAGE_SIZE}
+        if name is not None:
+            query["name"] = name
+        if tag_keys:
+            query["tag_key"] = list(tag_keys)
+        if tag_key_value:
+            query["tag_key_value"] = json.dumps(dict(tag_key_value), separators=(",", ":"))
+        found: list[ApiGroup]
+        found, _ = self._transport.every(
+            ApiGroupListPage, urls.groups(project_id, region_id), query
+        )
+        unique = {group.id: group for group in found}  # a group that moved between pages
+        return [g for g in unique.values() if matches(g, name, tag_keys, tag_key_value)]
+
+    def list(
+        self, project_id: int, region_id: int, name: str | None
+    ) -> tuple[list[ApiGroupSummary], datetime]:
+        """Every page of the group list, and Gcore's time at the first answer."""
+        query: dict[str, Any] = {"limit": PAGE_SIZE} | ({"name": name} if name else {})
+        path = urls.groups(project_id, region_id)
+        groups: list[ApiGroupSummary]
+        groups, first = self._transport.every(ApiGroupPage, path, query)
+        wanted = [group for group in groups if name is None or group.name == name]
+        return wanted, gcore_time(first)
+
+    def update(
+        self, project_id: int, region_id: int, group_id: str, patch: dict[str, Any]
+    ) -> ApiGroup:
+        """PATCH the group (v2) with ``patch``, wait for its tasks, and read it back.
+        Sending the same PATCH twice is harmless, so it is retried like a GET."""
+        path = urls.group_v2(project_id, region_id, group_id)
+        try:
+            with self._transport.operation():
+                if patch:
+                    response = self._transport.send_repeatable("PATCH", path, patch)
+                    if not succeeded(response):
+                        self._transport.expect(response, "PATCH", path, if_gone=GROUP_GONE)
+                    answer = self._transport.parse(ApiTaskIds, response, "PATCH", path)
+                    for task_id in answer.tasks:
+                        self._tasks.wait(task_id)
+                group = self.get(project_id, region_id, group_id)
+        finally:
+            self.invalidate((project_id, region_id, group_id))
+        if group is None:
+            read = urls.group(project_id, region_id, group_id)
+            raise NotFoundError(404, "GET", read, "the group is gone", hint=GROUP_GONE)
+        return group
+
+    def delete(self, project_id: int, region_id: int, group_id: str) -> bool:
+        """Delete the group (v1) and with it its rules; False if it was already gone."""
+        path = urls.group(project_id, region_id, group_id)
+        try:
+            with self._transport.operation():
+                response = self._transport.send("DELETE", path)
+                if self._transport.gone(response, "DELETE", path):
+                    return False
+                in_use = _GROUP_IN_USE if response.status_code == 409 else None
+                body = self._transport.expect(response, "DELETE", path, hint=in_use)
+                tasks = body.get("tasks") if isinstance(body, dict) else None
+                for task_id in tasks if isinstance(tasks, list) else ():
+                    self._tasks.wait(str(task_id))
+        finally:
+            self.invalidate((project_id, region_id, group_id))
+        return True
+
+
+def matches(
+    group: ApiGroup, name: str | None, tag_keys: Sequence[str], tag_key_value: Mapping[str, str]
+) -> bool:
+    """The list filters' meaning: the exact name, EVERY tag key present (AND) and every pair
+    equal; read-only tags count too."""
+    tags = {tag.key: tag.value for tag in group.tags_v2}
+    return (
+        (name is None or group.name == name)
+        and all(key in tags for key in tag_keys)
+        and all(tags.get(key) == value for key, value in tag_key_value.items())
+    )
+
+
+def read_made(read: Callable[[], T], provisional: Callable[[], T], what: str, whence: str) -> T:
+    """What a create made (``what``), read now (``whence``: where from); if that read fails,
+    ``provisional``: the values asked for. The stack records it either way: never an orphan."""
+    try:
+        return read()
+    except GcoreError as error:
+        log.warning(
+            "gcore: %s was made, but reading %s failed (%s); recording it with the values "
+            "asked for: `pulumi refresh` reads the rest",
+            what,
+            whence,
+            error,
+        )
+        return provisional()
