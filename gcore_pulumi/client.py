@@ -401,13 +401,11 @@ class GcoreClient:
     def find_rule(
         self, project_id: int, region_id: int, group_id: str, rule_id: str
     ) -> ApiRule | None:
-        """The live rule, or None if it or its group is gone (reads are coalesced)."""
+        """The live rule, or None if it or its group is gone (reads are coalesced). Reading
+        is not owning: the caller records ownership (see ``SecurityGroupRuleProvider.read``)."""
         key = (project_id, region_id, group_id)
         group = self._groups.get(key, lambda: self.get_group(*key), reader=rule_id.lower())
-        rule = group.find(rule_id) if group is not None else None
-        if rule is not None:
-            self.owned.add(rule.id)
-        return rule
+        return group.find(rule_id) if group is not None else None
 
     def _snapshot(self, spec: RuleSpec) -> frozenset[str]:
         """Ids of the group's rules before this create's POST (shared between creates)."""

@@ -96,13 +96,17 @@ class SecurityGroupRuleProvider(ConfiguredProvider):
         """Find the rule in its group; gone means an empty id. Live values become inputs.
 
         ``props`` may hold only group_id, project_id and region_id (``SecurityGroupRule.get``):
-        the live rule then supplies the rest.
+        the live rule then supplies the rest. Such a rule is External (read, never managed by
+        this stack), so it is not recorded as owned: a create with ``adopt_existing`` may still
+        take it over. A refresh (props = the resource's state) records its rule as owned.
         """
         partial = props.get("direction") is None
         spec = _spec({**props, "direction": "ingress"} if partial else props, self._rt().defaults)
         rule = self._rt().client().find_rule(spec.project_id, spec.region_id, spec.group_id, id_)
         if rule is None:
             return ReadResult("", {})
+        if not partial:
+            self._rt().owned.add(rule.id)
         if partial:
             live = {**rule.as_rule(), "project_id": spec.project_id, "region_id": spec.region_id}
             spec = _spec(live, self._rt().defaults)
