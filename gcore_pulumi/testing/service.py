@@ -209,8 +209,8 @@ class CloudState:
         ``security_group_id`` in the body is optional, as in Gcore's current OpenAPI (its SDK
         0.59 does not send it; older docs did): when present it must be a group of this
         project and region (404 otherwise) and the rule's own (400 naming the field
-        otherwise: the PUT does not move a rule). All checks run before anything changes, so a refused
-        PUT leaves the old rule alone.
+        otherwise: the PUT does not move a rule). All checks run before anything changes,
+        so a refused PUT leaves the old rule alone.
         """
         try:
             spec, named_group = validate_rule_body(body, allow_security_group_id=True)
