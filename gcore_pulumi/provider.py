@@ -29,7 +29,10 @@ from .schema import (
     check_inputs,
     duplicate_key,
     is_unknown,
+    same_port_range,
 )
+
+PORT_KEYS = ("port_range_min", "port_range_max")
 
 if TYPE_CHECKING:
     from .models import RuleSpec
@@ -54,7 +57,9 @@ class SecurityGroupRuleProvider(ConfiguredProvider):
         return CheckResult(outcome.inputs, failures)
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        """Every rule field forces replacement; ``adopt_existing`` alone is an update.
+        """Every rule field forces replacement; ``adopt_existing`` alone is an update. A port
+        protocol's 1..65535 and no ports are one rule (Neutron stores both as no range), so
+        either spelling, in the program or in state written by any version, plans no change.
 
         Old state without project/region (written by hand or an older version) is completed
         from config exactly as read and delete do, so an unchanged program plans no change.
@@ -65,7 +70,18 @@ class SecurityGroupRuleProvider(ConfiguredProvider):
         runtime.owned.add(id_)
         old = canonical_state(_with_defaults(olds, runtime.defaults))
         new = canonical_state(_with_defaults(news, runtime.defaults))
-        replaces = [key for key in RULE_KEYS if is_unknown(new[key]) or new[key] != old[key]]
+        same_ports = not any(is_unknown(new[key]) for key in ("protocol", *PORT_KEYS)) and (
+            same_port_range(old, new)
+        )
+
+        def replaced(key: str) -> bool:
+            if is_unknown(new[key]):
+                return True
+            if key in PORT_KEYS and same_ports:
+                return False  # 1..65535 and no ports are one rule at Gcore (Neutron)
+            return bool(new[key] != old[key])
+
+        replaces = [key for key in RULE_KEYS if replaced(key)]
         adopt_changed = is_unknown(new["adopt_existing"]) or (
             new["adopt_existing"] != old["adopt_existing"]
         )

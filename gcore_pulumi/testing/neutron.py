@@ -335,11 +335,11 @@ def check_neutron_rules(fields: Mapping[str, Any]) -> RuleSpec:
     Defaults: ``ethertype`` IPv4, ``description`` "", ``protocol`` null (``any`` is stored as
     null; with IPv6, ``icmp`` is stored as ``ipv6-icmp``). Checks, in Neutron's order,
     stopping at the first failure: port fields need a protocol; tcp/udp/sctp/dccp/udplite
-    need both ends, each 1..65535, min <= max; icmp and ipv6-icmp take a type (min) and code
-    (max) in 0..255 and no code without a type; other protocols take no ports; ``ethertype``
-    must match the family of ``remote_ip_prefix``; ``ipv6-*`` protocols need IPv6;
-    ``remote_ip_prefix`` and ``remote_group_id`` exclude each
-    other.
+    need both ends, each 1..65535, min <= max (the whole range, 1..65535, is then stored as
+    no range); icmp and ipv6-icmp take a type (min) and code (max) in 0..255 and no code
+    without a type; other protocols take no ports; ``ethertype`` must match the family of
+    ``remote_ip_prefix``; ``ipv6-*`` protocols need IPv6; ``remote_ip_prefix`` and
+    ``remote_group_id`` exclude each other.
     """
     ethertype = fields.get("ethertype") or "IPv4"
     protocol = canonical_protocol(fields.get("protocol"), ethertype)
@@ -358,6 +358,7 @@ def check_neutron_rules(fields: Mapping[str, Any]) -> RuleSpec:
         "description": fields.get("description", ""),
     }
     _check_ports(spec)
+    _make_canonical_port_range(spec)
     _check_prefix_family(spec)
     _check_protocol_family(spec)
     if spec["remote_ip_prefix"] is not None and spec["remote_group_id"] is not None:
@@ -413,6 +414,17 @@ def _check_ports(spec: RuleSpec) -> None:
         "protocol",
         *set_fields,
     )
+
+
+def _make_canonical_port_range(spec: RuleSpec) -> None:
+    """Neutron's ``_make_canonical_port_range``: a port protocol's whole range, 1..65535, is
+    stored as no range, so it is the same rule (a duplicate) as one without ports."""
+    if (
+        spec["protocol"] in PORT_RANGE_PROTOCOLS
+        and spec["port_range_min"] == 1
+        and spec["port_range_max"] == 65535
+    ):
+        spec["port_range_min"] = spec["port_range_max"] = None
 
 
 def _check_prefix_family(spec: RuleSpec) -> None:

@@ -192,6 +192,41 @@ def test_rules_create_and_delete_and_poll(client: gcore.Gcore, emulator: GcoreEm
         rules.delete(rule.id, group_id=group_id)
 
 
+@pytest.mark.parametrize("protocol", ["tcp", "udp", "sctp", "dccp", "udplite"])
+def test_whole_port_range_is_stored_as_no_range(
+    client: gcore.Gcore, emulator: GcoreEmulator, protocol: str
+) -> None:
+    """Neutron's ``_make_canonical_port_range``: 1..65535 is stored as null/null and is the
+    same rule as one without ports (409 either way round), as the SDK sees it."""
+    group_id = emulator.create_group(name="all-ports")
+    rules = client.cloud.security_groups.rules
+    rule = rules.create_and_poll(
+        group_id, direction="ingress", protocol=protocol, port_range_min=1, port_range_max=65535
+    )
+    assert (rule.protocol, rule.port_range_min, rule.port_range_max) == (protocol, None, None)
+    with pytest.raises(gcore.ConflictError):
+        rules.create(group_id, direction="ingress", protocol=protocol)
+
+    egress = rules.create_and_poll(group_id, direction="egress", protocol=protocol)
+    with pytest.raises(gcore.ConflictError):
+        rules.create(
+            group_id, direction="egress", protocol=protocol, port_range_min=1, port_range_max=65535
+        )
+    narrower = rules.create_and_poll(
+        group_id, direction="egress", protocol=protocol, port_range_min=1, port_range_max=65534
+    )
+    assert (narrower.port_range_min, narrower.port_range_max) == (1, 65534)
+    with pytest.warns(DeprecationWarning):
+        replaced = rules.replace(
+            narrower.id, direction="ingress", protocol=protocol, port_range_min=1,
+            port_range_max=65535, remote_ip_prefix="10.0.0.0/8",
+        )  # fmt: skip
+    assert (replaced.port_range_min, replaced.port_range_max) == (None, None)
+    fetched = client.cloud.security_groups.get(group_id).security_group_rules
+    assert sorted(r.id for r in fetched) == sorted([rule.id, egress.id, replaced.id])
+    assert all(r.port_range_min is None and r.port_range_max is None for r in fetched)
+
+
 def test_duplicate_rule_as_task_error(client: gcore.Gcore, emulator: GcoreEmulator) -> None:
     emulator.duplicate_mode = "task_error"
     group_id = emulator.create_group(name="dups")
