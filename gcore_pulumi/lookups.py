@@ -21,7 +21,7 @@ import pulumi
 
 from .errors import ConfigurationError, GcoreError
 from .schema import parse_positive_id, parse_uuid
-from .settings import Settings
+from .settings import Settings, misspelt_settings
 
 if TYPE_CHECKING:
     from .models import ApiGroup
@@ -97,6 +97,9 @@ def get_security_group(
     """
     if (name is None) == (id is None):
         raise TypeError("get_security_group: pass name=... or id=..., exactly one of them")
+    misspelt = misspelt_settings(_stack_config_keys())
+    if misspelt:
+        raise ConfigurationError("; ".join(map(str, misspelt)), key=misspelt[0].key)
     settings = Settings.load(_stack_config)
     project = _place(project_id, settings.project_id, "project_id", "gcore:projectId")
     region = _place(region_id, settings.region_id, "region_id", "gcore:regionId")
@@ -150,6 +153,13 @@ def get_security_group_output(
 def _stack_config(key: str) -> Any:
     """A ``gcore:*`` value from the program's stack config (secrets included, unwrapped)."""
     return pulumi.runtime.get_config(key)
+
+
+def _stack_config_keys() -> list[str]:
+    """Every key of the program's stack config, as the Pulumi SDK holds it."""
+    from pulumi.runtime.config import CONFIG, get_config_env
+
+    return [*CONFIG.get(), *get_config_env()]
 
 
 def _place(given: object, default: int | None, key: str, config_key: str) -> int:

@@ -22,7 +22,7 @@ from pulumi.dynamic import CheckFailure, ConfigureRequest, ResourceProvider
 from .errors import ConfigurationError
 from .ownership import OwnedRules
 from .schema import PLACE_SOURCES, Defaults
-from .settings import SETTINGS, Settings
+from .settings import SETTINGS, Settings, misspelt_settings
 
 if TYPE_CHECKING:
     from .client import GcoreClient
@@ -91,9 +91,18 @@ class ConfiguredProvider(ResourceProvider):
         del state  # nothing is ever stored
 
     def configure(self, req: ConfigureRequest) -> None:
-        """Read stack config (falling back to GCORE_* variables) once per process."""
-        self._runtime = runtime_for(lambda key: req.config.get(key))
+        """Read stack config (falling back to GCORE_* variables) once per process.
+
+        A ``gcore:*`` key that is not a setting (``gcore:baseURL``) is refused here, naming
+        the setting it probably meant: every call of the provider then fails with it before
+        anything is sent, instead of quietly using the default (real Gcore).
+        """
         log_to_stderr()
+        misspelt = misspelt_settings(config_keys(req))
+        if misspelt:
+            first = misspelt[0]
+            raise ConfigurationError("; ".join(str(problem) for problem in misspelt), key=first.key)
+        self._runtime = runtime_for(lambda key: req.config.get(key))
 
     def _rt(self) -> Runtime:
         if self._runtime is None:  # configure() was not called (used outside the engine)
@@ -111,6 +120,15 @@ class ConfiguredProvider(ResourceProvider):
             )
             result.append(CheckFailure(key, str(problem) if problem else reason))
         return result
+
+
+def config_keys(req: ConfigureRequest) -> list[str]:
+    """Every key of the stack config given to ``configure`` (namespaced, "gcore:apiKey").
+
+    The SDK's ``Config`` keeps them in ``_props`` (pulumi 3.x, from the first SDK with
+    ``configure``); a ``Config`` without it yields none, and nothing is refused."""
+    props = getattr(req.config, "_props", None)
+    return [key for key in props if isinstance(key, str)] if isinstance(props, dict) else []
 
 
 def log_to_stderr() -> None:

@@ -5,10 +5,11 @@ Read once per provider process in ``configure()``; never stored on the pickled p
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -16,6 +17,8 @@ from urllib.parse import urlsplit
 from .errors import ConfigurationError
 
 DEFAULT_BASE_URL: Final = "https://api.gcore.com"
+NAMESPACE: Final = "gcore:"
+"""The stack config namespace of the settings: every ``gcore:*`` key must be one of them."""
 
 API_KEY_HELP: Final = (
     "no Gcore API key: set it with `pulumi config set --secret gcore:apiKey <key>` "
@@ -76,6 +79,46 @@ SETTINGS: Final = (
         "a task still running after this many s gets one log line",
     ),
 )
+
+
+def misspelt_settings(keys: Iterable[object]) -> list[ConfigurationError]:
+    """One error per ``gcore:*`` stack config key that is not a setting (``gcore:baseURL``,
+    ``gcore:apikey``...), naming the setting it probably meant: such a key would otherwise
+    be ignored, and the default used instead (real Gcore, for a misspelt ``gcore:baseUrl``).
+    Keys of other namespaces are not ours."""
+    from . import hints
+
+    known = {setting.config_key: setting for setting in SETTINGS}
+    folded = {_fold(key): key for key in known}
+    problems = []
+    for key in sorted({k for k in keys if isinstance(k, str)}):
+        if not key.startswith(NAMESPACE) or key in known:
+            continue
+        close = difflib.get_close_matches(_fold(key), folded, n=1, cutoff=0.6)
+        meant = folded.get(_fold(key)) or (folded[close[0]] if close else None)
+        if meant is not None:
+            fix = (
+                f"did you mean {meant}? Rename it: {hints.remove_config(key)}, then "
+                f"{hints.set_config(meant, secret=meant == 'gcore:apiKey')}"
+            )
+        else:
+            fix = (
+                f"remove it ({hints.remove_config(key)}) or use one of the settings: "
+                f"{', '.join(known)}"
+            )
+        problems.append(
+            ConfigurationError(
+                f"{key} is not a gcore-pulumi setting, so nothing was sent (a misspelt "
+                f"setting would be ignored and its default used); {fix}",
+                key=key,
+            )
+        )
+    return problems
+
+
+def _fold(key: str) -> str:
+    """A key compared loosely: case, ``_`` and ``-`` do not count."""
+    return key.lower().replace("_", "").replace("-", "")
 
 
 @dataclass(frozen=True)
