@@ -21,6 +21,7 @@ from pulumi.dynamic import (
 from .errors import ConfigurationError
 from .group_schema import (
     GROUP_INPUT_KEYS,
+    GROUP_MOVING_KEYS,
     GROUP_REPLACE_KEYS,
     canonical_group_state,
     check_group_inputs,
@@ -72,13 +73,25 @@ class SecurityGroupProvider(ConfiguredProvider):
         """Read the group; gone means an empty id. Live name, description and tags become
         the inputs, so a change made outside Pulumi shows up in the next diff.
 
-        ``props`` may hold only ``project_id`` and ``region_id`` (``SecurityGroup.get``).
+        No false drift: ``revision_number`` and ``updated_at`` move whenever anything in the
+        group moves, its rules included (every rule the stack adds or deletes). When every
+        value the user declares (name, description, tags, project, region) is as the state
+        says, they keep what the stack last wrote, so a refresh right after ``up`` reports
+        no change; when any declared value changed outside Pulumi, all outputs are the live
+        ones. ``props`` may hold only ``project_id`` and ``region_id`` (``SecurityGroup.get``):
+        then every output is live.
         """
         project_id, region_id = self._place(props)
         group = self._rt().client().get_group(project_id, region_id, id_)
         if group is None:
             return ReadResult("", {})
         outputs = _outputs(group, project_id, region_id)
+        defaults = self._rt().defaults
+        refresh = props.get("revision_number") is not None  # state, not .get()'s props
+        if refresh and (
+            canonical_group_state(outputs, defaults) == canonical_group_state(props, defaults)
+        ):
+            outputs.update({key: props.get(key) for key in GROUP_MOVING_KEYS})
         return ReadResult(group.id, outputs, {key: outputs[key] for key in GROUP_INPUT_KEYS})
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
