@@ -18,6 +18,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from . import hints
 from .errors import ConfigurationError
 from .runtime import DEFAULT_SOURCES, ConfiguredProvider
 from .schema import (
@@ -176,7 +177,7 @@ def _spec(props: dict[str, Any], defaults: Defaults) -> RuleSpec:
         if merged.get(key) is None:
             raise ConfigurationError(
                 f"no {key} for this rule: pass {key}=... (also to SecurityGroupRule.get), or "
-                f"set it for the stack with `pulumi config set {config_key} <id>` or {env}",
+                f"set it for the stack with {hints.set_config(config_key, '<id>')} or {env}",
                 key=config_key,
             )
     return RuleSpec.from_props(merged)

@@ -110,15 +110,26 @@ class ConfiguredProvider(ResourceProvider):
         return self._runtime
 
     def _failures(self, failures: list[tuple[str, str]]) -> list[CheckFailure]:
-        """Check failures; one caused by a bad default project or region shows the setting's
-        problem under the input it leaves unset (the only settings preview reports)."""
+        """Check failures; one caused by a bad default project or region (the only settings
+        preview reports) is the resource's: the input is not set, so "property project_id
+        value null" would say nothing. Its reason names the input, the setting and what is
+        wrong with the setting's value (never the value itself)."""
         bad_config = {problem.key: problem for problem in self._rt().problems}
         result = []
         for key, reason in failures:
             problem = next(
                 (bad_config[k] for k in DEFAULT_SOURCES.get(key, ()) if k in bad_config), None
             )
-            result.append(CheckFailure(key, str(problem) if problem else reason))
+            if problem is None:
+                result.append(CheckFailure(key, reason))
+                continue
+            result.append(
+                CheckFailure(
+                    "",
+                    f"{key} is not given, and its default cannot be used: {problem}. "
+                    f"Pass {key}=... or fix {problem.key}",
+                )
+            )
         return result
 
 

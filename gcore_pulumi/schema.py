@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from . import hints
 from .enums import ICMP_PROTOCOLS, PORT_RANGE_PROTOCOLS, Direction, Ethertype, Protocol
 
 BODY_KEYS: Final = (
@@ -326,7 +327,7 @@ def fill_place(values: dict[str, Any], defaults: Defaults, failures: list[tuple[
                     (
                         key,
                         f"no {key}: pass {key}=..., or set it for the stack with "
-                        f"`pulumi config set {config_key} <id>` or the {env} environment variable",
+                        f"{hints.set_config(config_key, '<id>')} or the {env} environment variable",
                     )
                 )
             else:

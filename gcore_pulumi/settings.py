@@ -26,6 +26,14 @@ API_KEY_HELP: Final = (
 )
 
 
+def api_key_help() -> str:
+    """``API_KEY_HELP`` as it fits where it runs (the runner's ``--secret`` under it)."""
+    from . import hints
+
+    key_option = hints.set_config("gcore:apiKey", "<key>", secret=True)
+    return f"no Gcore API key: set it with {key_option} or the GCORE_API_KEY environment variable"
+
+
 @dataclass(frozen=True)
 class Setting:
     """One setting: its stack config key, its environment variable, and what it means."""
@@ -191,7 +199,7 @@ class Settings:
     def require_api_key(self) -> str:
         """The key, or a ConfigurationError that says how to set it."""
         if not self.api_key:
-            raise ConfigurationError(API_KEY_HELP, key="gcore:apiKey")
+            raise ConfigurationError(api_key_help(), key="gcore:apiKey")
         return self.api_key
 
     def _check_base_url(self) -> None:
@@ -244,17 +252,27 @@ N = TypeVar("N", int, float)
 
 def _number(kind: type[N], low: float) -> Callable[[Any, str], N]:
     def parse(raw: Any, source: str) -> N:
+        number: float | None
         try:
-            value = kind(float(raw)) if kind is int and float(raw).is_integer() else kind(raw)
-        except (TypeError, ValueError):
-            value = None
-        if value is None or not math.isfinite(value) or value < low:
-            raise ConfigurationError(
-                f"{source} is not usable; it must be a {'whole ' if kind is int else ''}"
-                f"number >= {low:g}",
-                key=source,
-            )
-        return value
+            number = float(raw)
+        except (TypeError, ValueError, OverflowError):
+            number = None
+        if number is None:
+            problem = "is not a number" + (" (it is empty)" if not str(raw).strip() else "")
+        elif not math.isfinite(number):
+            problem = "is not a finite number"
+        elif kind is int and not number.is_integer():
+            problem = "is not a whole number"
+        elif number < low:
+            problem = f"is below {low:g}"
+        else:
+            return kind(number) if kind is int else kind(raw)
+        # The value itself is never shown: config values may be secrets.
+        raise ConfigurationError(
+            f"{source} is not usable: its value {problem}; it must be a "
+            f"{'whole ' if kind is int else ''}number >= {low:g}",
+            key=source,
+        )
 
     return parse
 
@@ -286,11 +304,17 @@ def _api_key(raw: Any, source: str) -> str:
         )
         raise ConfigurationError(
             f"{source} contains {what}; an API key is one line of visible ASCII characters. "
-            "Set it again without it (e.g. `pulumi config set --secret gcore:apiKey <key>`; "
+            f"Set it again without it (e.g. {_key_option()}; "
             "when reading it from a file, strip the trailing newline)",
             key=source,
         )
     return key
+
+
+def _key_option() -> str:
+    from . import hints
+
+    return hints.set_config("gcore:apiKey", "<key>", secret=True)
 
 
 def _url(raw: Any, source: str) -> str:

@@ -275,6 +275,7 @@ class _Run:
         self.report = RunReport(project=project.name, stack=stack)
         child_env = dict(os.environ if env is None else env)
         child_env["PULUMI_PROJECT"] = project.name  # as the engine adds it
+        child_env["GCORE_PULUMI_RUNNER"] = "1"  # hints name the runner's options (hints.py)
         # Every request carries its resource's own `__provider`; the process's default (the
         # empty string) is never sent.
         self._new_process: Callable[[], ProviderProcess] = lambda: ProviderProcess(

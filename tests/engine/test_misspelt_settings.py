@@ -90,3 +90,37 @@ def test_keys_of_other_namespaces_are_not_ours(emulator: GcoreEmulator, group: s
     finally:
         process.stop()
     assert [r["id"] for r in emulator.rules(group)] == [rule_id]
+
+
+@pytest.mark.parametrize("runner", [False, True], ids=["cli", "runner"])
+def test_hints_fit_where_they_run(emulator: GcoreEmulator, group: str, runner: bool) -> None:
+    """Under the CLI the hints name its commands; under the program runner (which sets
+    GCORE_PULUMI_RUNNER=1 for the provider process) its options."""
+    env = clean_env(**({"GCORE_PULUMI_RUNNER": "1"} if runner else {}))
+    process = start(SecurityGroupRuleProvider(), env)
+    try:
+        config = {k: v for k, v in emulator.stack_config(PROJECT, REGION).items()}
+        del config["gcore:apiKey"]
+        process.configure(config)
+        with pytest.raises(ProviderRpcError) as missing_key:
+            process.create(process.check(rule_inputs(group)).inputs)
+    finally:
+        process.stop()
+    typo = start(SecurityGroupRuleProvider(), env)
+    try:
+        typo.configure({"gcore:baseURL": emulator.base_url})
+        with pytest.raises(ProviderRpcError) as misspelt:
+            typo.check(rule_inputs(group))
+    finally:
+        typo.stop()
+    if runner:
+        assert "set it with `--secret gcore:apiKey` or" in missing_key.value.details
+        assert "`--config gcore:baseUrl=<value>`" in misspelt.value.details
+        assert "pulumi config" not in missing_key.value.details + misspelt.value.details
+    else:
+        assert "set it with `pulumi config set --secret gcore:apiKey <key>` or" in (
+            missing_key.value.details
+        )
+        assert "`pulumi config rm gcore:baseURL`, then `pulumi config set gcore:baseUrl" in (
+            misspelt.value.details
+        )

@@ -64,3 +64,45 @@ def test_a_misspelt_base_url_fails_the_run_naming_the_setting_and_sends_nothing(
     assert "gcore:baseURL is not a gcore-pulumi setting" in done.stdout
     assert "did you mean gcore:baseUrl?" in done.stdout
     assert meant.requests == [] and elsewhere.requests == []
+
+
+def test_a_missing_key_names_the_runners_option_not_the_cli(
+    apis: tuple[GcoreEmulator, GcoreEmulator],
+) -> None:
+    meant, _ = apis
+    group = meant.create_group()
+    done = run_command(
+        "--config", f"gcore:baseUrl={meant.base_url}",
+        "--config", "gcore:projectId=1", "--config", "gcore:regionId=1",
+        "--config", f"securityGroupId={group}",
+        env=clean_env(),
+    )  # fmt: skip
+    assert done.returncode == EXIT_FAILED, done.stdout + done.stderr
+    assert "no Gcore API key: set it with `--secret gcore:apiKey` or the GCORE_API_KEY" in (
+        done.stdout
+    )
+    assert "pulumi config" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("abc", "is not a number"), ("1.5", "is not a whole number"), ("0", "is below 1")],
+)
+def test_a_bad_number_names_the_key_and_the_values_problem(
+    apis: tuple[GcoreEmulator, GcoreEmulator], value: str, problem: str
+) -> None:
+    meant, _ = apis
+    group = meant.create_group()
+    meant.clear_log()
+    done = run_command(
+        "--config", f"gcore:baseUrl={meant.base_url}", "--secret", "gcore:apiKey",
+        "--config", f"gcore:projectId={value}", "--config", "gcore:regionId=1",
+        "--config", f"securityGroupId={group}",
+        env=clean_env(), stdin=KEY + "\n",
+    )  # fmt: skip
+    assert done.returncode == EXIT_FAILED, done.stdout + done.stderr
+    assert f"gcore:projectId is not usable: its value {problem}" in done.stdout
+    assert "project_id is not given, and its default cannot be used" in done.stdout
+    assert "value null" not in done.stdout
+    assert "pulumi config" not in done.stdout
+    assert meant.requests == []
