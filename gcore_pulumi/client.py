@@ -87,7 +87,8 @@ class GcoreClient:
     def find_rule(
         self, project_id: int, region_id: int, group_id: str, rule_id: str
     ) -> ApiRule | None:
-        """The live rule, or None if it or its group is gone (reads are coalesced)."""
+        """The live rule, or None if it or its group is gone (reads are coalesced). Reading
+        is not owning: the caller records ownership (see ``SecurityGroupRuleProvider.read``)."""
         return self._rules.find(project_id, region_id, group_id, rule_id)
 
     def create_rule(self, spec: RuleSpec) -> Created:

@@ -59,8 +59,12 @@ class ApiError(GcoreError):
         self.request_id = request_id
         self.exception_class = exception_class
         self.invalid_fields = invalid_fields or {}
-        self.hint = self.default_hint if hint is None else hint
+        self.hint = self._fitting_hint() if hint is None else hint
         super().__init__(str(self))
+
+    def _fitting_hint(self) -> str:
+        """The class's default hint, as it fits where it runs (see ``hints``)."""
+        return self.default_hint
 
     def __str__(self) -> str:
         text = f"Gcore API {self.status} on {self.method} {self.path}: {self.message}"
@@ -102,6 +106,12 @@ class AuthenticationError(ApiError):
     """401: the API key is wrong, expired, or not sent as ``APIKey <key>``."""
 
     default_hint = "Check the key: `pulumi config set --secret gcore:apiKey <key>` or GCORE_API_KEY"
+
+    def _fitting_hint(self) -> str:
+        from . import hints
+
+        option = hints.set_config("gcore:apiKey", "<key>", secret=True)
+        return f"Check the key: {option} or GCORE_API_KEY"
 
 
 class PermissionDeniedError(ApiError):

@@ -20,6 +20,7 @@ from pulumi.dynamic import (
 
 from .group_schema import (
     GROUP_INPUT_KEYS,
+    GROUP_MOVING_KEYS,
     GROUP_REPLACE_KEYS,
     canonical_group_state,
     check_group_inputs,
@@ -78,7 +79,13 @@ class SecurityGroupProvider(ConfiguredProvider):
         """Read the group; gone means an empty id. Live name, description and tags become
         the inputs, so a change made outside Pulumi shows up in the next diff.
 
-        ``props`` may hold only ``project_id`` and ``region_id`` (``SecurityGroup.get``).
+        No false drift: ``revision_number`` and ``updated_at`` move whenever anything in the
+        group moves, its rules included (every rule the stack adds or deletes). When every
+        value the user declares (name, description, tags, project, region) is as the state
+        says, they keep what the stack last wrote, so a refresh right after ``up`` reports
+        no change; when any declared value changed outside Pulumi, all outputs are the live
+        ones. ``props`` may hold only ``project_id`` and ``region_id`` (``SecurityGroup.get``):
+        then every output is live.
         """
         project_id, region_id = self._place(props)
         group = self._rt().client().get_group(project_id, region_id, id_)
@@ -86,6 +93,8 @@ class SecurityGroupProvider(ConfiguredProvider):
             self._rt().rule_sets.release(id_)
             return ReadResult("", {})
         outputs = _outputs(group, project_id, region_id)
+        defaults = self._rt().defaults
+        refresh = props.get("revision_number") is not None  # state, not .get()'s props
         # A managed set (rules in the state) reads as the group's rules now, a rule added or
         # changed by hand included, so the next up puts back what the program declares.
         # (A read that does not manage the rules, e.g. SecurityGroup.get, claims nothing and
@@ -94,6 +103,10 @@ class SecurityGroupProvider(ConfiguredProvider):
         if managed:
             outputs[RULES_KEY] = _live_rules(group)
             self._rt().rule_sets.claim(group.id, outputs["name"])
+        if refresh and (
+            canonical_group_state(outputs, defaults) == canonical_group_state(props, defaults)
+        ):
+            outputs.update({key: props.get(key) for key in GROUP_MOVING_KEYS})
         inputs: dict[str, Any] = {k: outputs[k] for k in GROUP_INPUT_KEYS if k in outputs}
         if managed:  # as a program would write them: without Gcore's ids
             inputs[RULES_KEY] = [

@@ -34,6 +34,9 @@ GROUP_INPUT_KEYS: Final = (*GROUP_UPDATE_KEYS, *GROUP_REPLACE_KEYS)
 """Every input ``SecurityGroup`` accepts."""
 GROUP_OUTPUT_ONLY_KEYS: Final = ("region", "revision_number", "created_at", "updated_at")
 """Values only Gcore knows; outputs, never inputs."""
+GROUP_MOVING_KEYS: Final = ("revision_number", "updated_at")
+"""Outputs that move whenever anything in the group moves, its rules included: a refresh
+keeps what the stack last wrote unless a declared value changed (no false drift)."""
 
 NAME_MAX: Final = 255
 DESCRIPTION_MAX: Final = 255

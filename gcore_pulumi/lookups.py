@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 
-from .errors import GcoreError
+from .errors import ConfigurationError, GcoreError
 from .place import Defaults, require_place
 from .schema import parse_positive_id, parse_uuid
-from .settings import Settings
+from .settings import Settings, misspelt_settings
 
 if TYPE_CHECKING:
     from .models import ApiGroup
@@ -100,7 +100,7 @@ def get_security_group(
     """
     if (name is None) == (id is None):
         raise TypeError("get_security_group: pass name=... or id=..., exactly one of them")
-    settings = Settings.load(_stack_config)
+    settings = _settings()
     project, region = _place(settings, project_id, region_id)
     where = f"in project {project}, region {region}"
 
@@ -166,7 +166,7 @@ def get_security_groups(
     """
     keys = _tag_keys(tag_keys)
     pairs = _tag_pairs(tag_key_value)
-    settings = Settings.load(_stack_config)
+    settings = _settings()
     project, region = _place(settings, project_id, region_id)
 
     from .client import GcoreClient
@@ -229,6 +229,14 @@ def _tag_pairs(value: object) -> dict[str, str]:
     return dict(value)
 
 
+def _settings() -> Settings:
+    """The program's ``gcore:*`` settings; a misspelt key is refused before anything is sent."""
+    misspelt = misspelt_settings(_stack_config_keys())
+    if misspelt:
+        raise ConfigurationError("; ".join(map(str, misspelt)), key=misspelt[0].key)
+    return Settings.load(_stack_config)
+
+
 def _place(settings: Settings, project_id: int | None, region_id: int | None) -> tuple[int, int]:
     """The project and region given, else the configured ones (one fallback, place.py)."""
     given = {"project_id": project_id, "region_id": region_id}
@@ -242,6 +250,13 @@ def _place(settings: Settings, project_id: int | None, region_id: int | None) ->
 def _stack_config(key: str) -> Any:
     """A ``gcore:*`` value from the program's stack config (secrets included, unwrapped)."""
     return pulumi.runtime.get_config(key)
+
+
+def _stack_config_keys() -> list[str]:
+    """Every key of the program's stack config, as the Pulumi SDK holds it."""
+    from pulumi.runtime.config import CONFIG, get_config_env
+
+    return [*CONFIG.get(), *get_config_env()]
 
 
 def _result(group: ApiGroup, project_id: int, region_id: int) -> GetSecurityGroupResult:

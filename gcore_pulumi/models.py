@@ -19,7 +19,10 @@ from .schema import (
     canonical_protocol,
     canonical_state,
     prefix_family,
+    same_port_range,
 )
+
+PORT_KEYS = ("port_range_min", "port_range_max")
 
 ProtocolName = Literal[
     "ah", "any", "dccp", "egp", "esp", "gre", "icmp", "igmp", "ipencap", "ipip",
@@ -122,8 +125,9 @@ class ApiRule(BaseModel):
         """The resource's outputs: the live rule in canonical form, plus API-only values.
 
         ``spec`` supplies what the API does not echo (project, region, adopt_existing) and
-        breaks ties where two spellings mean the same rule (``0.0.0.0/0`` vs null), so a
-        refresh right after create shows no change.
+        breaks ties where two spellings mean the same rule (``0.0.0.0/0`` vs null; a port
+        protocol's 1..65535 vs no ports, which Gcore stores as null/null), so a refresh right
+        after create shows no change.
         """
         prefix = self.remote_ip_prefix
         if prefix is not None:
@@ -133,13 +137,20 @@ class ApiRule(BaseModel):
             prefix = spec.remote_ip_prefix
         elif prefix in ANY_PREFIXES and spec.remote_ip_prefix is None:
             prefix = None
+        protocol = canonical_protocol(self.protocol or "any", ethertype)
+        ports = (self.port_range_min, self.port_range_max)
+        if protocol == spec.protocol and same_port_range(
+            {"protocol": protocol, "port_range_min": ports[0], "port_range_max": ports[1]},
+            {"protocol": spec.protocol, **spec.model_dump(include={*PORT_KEYS})},
+        ):
+            ports = (spec.port_range_min, spec.port_range_max)  # 1..65535 as written
         outputs = {
             "group_id": self.security_group_id or spec.group_id,
             "direction": self.direction,
             "ethertype": ethertype,
-            "protocol": canonical_protocol(self.protocol or "any", ethertype),
-            "port_range_min": self.port_range_min,
-            "port_range_max": self.port_range_max,
+            "protocol": protocol,
+            "port_range_min": ports[0],
+            "port_range_max": ports[1],
             "remote_ip_prefix": prefix,
             "remote_group_id": self.remote_group_id,
             "description": self.description or "",

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from . import hints
 from .errors import ConfigurationError
 
 
@@ -35,7 +36,7 @@ def missing_place(key: str) -> str:
     config_key, env = PLACE_SOURCES[key]
     return (
         f"no {key}: pass {key}=..., or set it for the stack with "
-        f"`pulumi config set {config_key} <id>` or the {env} environment variable"
+        f"{hints.set_config(config_key, '<id>')} or the {env} environment variable"
     )
 
 

@@ -31,7 +31,10 @@ from .schema import (
     check_inputs,
     duplicate_key,
     is_unknown,
+    same_port_range,
 )
+
+PORT_KEYS = ("port_range_min", "port_range_max")
 
 if TYPE_CHECKING:
     from .models import RuleSpec
@@ -59,7 +62,9 @@ class SecurityGroupRuleProvider(ConfiguredProvider):
         return CheckResult(outcome.inputs, failures)
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        """Every rule field forces replacement; ``adopt_existing`` alone is an update.
+        """Every rule field forces replacement; ``adopt_existing`` alone is an update. A port
+        protocol's 1..65535 and no ports are one rule (Neutron stores both as no range), so
+        either spelling, in the program or in state written by any version, plans no change.
 
         Old state without project/region (written by hand or an older version) is completed
         from config exactly as read and delete do, so an unchanged program plans no change.
@@ -70,7 +75,18 @@ class SecurityGroupRuleProvider(ConfiguredProvider):
         runtime.owned.add(id_)
         old = canonical_state(with_place(olds, runtime.defaults))
         new = canonical_state(with_place(news, runtime.defaults))
-        replaces = [key for key in RULE_KEYS if is_unknown(new[key]) or new[key] != old[key]]
+        same_ports = not any(is_unknown(new[key]) for key in ("protocol", *PORT_KEYS)) and (
+            same_port_range(old, new)
+        )
+
+        def replaced(key: str) -> bool:
+            if is_unknown(new[key]):
+                return True
+            if key in PORT_KEYS and same_ports:
+                return False  # 1..65535 and no ports are one rule at Gcore (Neutron)
+            return bool(new[key] != old[key])
+
+        replaces = [key for key in RULE_KEYS if replaced(key)]
         adopt_changed = is_unknown(new["adopt_existing"]) or (
             new["adopt_existing"] != old["adopt_existing"]
         )
@@ -113,13 +129,17 @@ class SecurityGroupRuleProvider(ConfiguredProvider):
         """Find the rule in its group; gone means an empty id. Live values become inputs.
 
         ``props`` may hold only group_id, project_id and region_id (``SecurityGroupRule.get``):
-        the live rule then supplies the rest.
+        the live rule then supplies the rest. Such a rule is External (read, never managed by
+        this stack), so it is not recorded as owned: a create with ``adopt_existing`` may still
+        take it over. A refresh (props = the resource's state) records its rule as owned.
         """
         partial = props.get("direction") is None
         spec = _spec({**props, "direction": "ingress"} if partial else props, self._rt().defaults)
         rule = self._rt().client().find_rule(spec.project_id, spec.region_id, spec.group_id, id_)
         if rule is None:
             return ReadResult("", {})
+        if not partial:
+            self._rt().owned.add(rule.id)
         if partial:
             live = {**rule.as_rule(), "project_id": spec.project_id, "region_id": spec.region_id}
             spec = _spec(live, self._rt().defaults)

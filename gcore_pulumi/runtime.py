@@ -22,7 +22,7 @@ from pulumi.dynamic import CheckFailure, ConfigureRequest, ResourceProvider
 from .errors import ConfigurationError
 from .ownership import OwnedRules, RuleSetOwners
 from .schema import PLACE_SOURCES, Defaults
-from .settings import SETTINGS, Settings
+from .settings import SETTINGS, Settings, misspelt_settings
 
 if TYPE_CHECKING:
     from .client import GcoreClient
@@ -93,9 +93,18 @@ class ConfiguredProvider(ResourceProvider):
         del state  # nothing is ever stored
 
     def configure(self, req: ConfigureRequest) -> None:
-        """Read stack config (falling back to GCORE_* variables) once per process."""
-        self._runtime = runtime_for(lambda key: req.config.get(key))
+        """Read stack config (falling back to GCORE_* variables) once per process.
+
+        A ``gcore:*`` key that is not a setting (``gcore:baseURL``) is refused here, naming
+        the setting it probably meant: every call of the provider then fails with it before
+        anything is sent, instead of quietly using the default (real Gcore).
+        """
         log_to_stderr()
+        misspelt = misspelt_settings(config_keys(req))
+        if misspelt:
+            first = misspelt[0]
+            raise ConfigurationError("; ".join(str(problem) for problem in misspelt), key=first.key)
+        self._runtime = runtime_for(lambda key: req.config.get(key))
 
     def _rt(self) -> Runtime:
         if self._runtime is None:  # configure() was not called (used outside the engine)
@@ -103,16 +112,36 @@ class ConfiguredProvider(ResourceProvider):
         return self._runtime
 
     def _failures(self, failures: list[tuple[str, str]]) -> list[CheckFailure]:
-        """Check failures; one caused by a bad default project or region shows the setting's
-        problem under the input it leaves unset (the only settings preview reports)."""
+        """Check failures; one caused by a bad default project or region (the only settings
+        preview reports) is the resource's: the input is not set, so "property project_id
+        value null" would say nothing. Its reason names the input, the setting and what is
+        wrong with the setting's value (never the value itself)."""
         bad_config = {problem.key: problem for problem in self._rt().problems}
         result = []
         for key, reason in failures:
             problem = next(
                 (bad_config[k] for k in DEFAULT_SOURCES.get(key, ()) if k in bad_config), None
             )
-            result.append(CheckFailure(key, str(problem) if problem else reason))
+            if problem is None:
+                result.append(CheckFailure(key, reason))
+                continue
+            result.append(
+                CheckFailure(
+                    "",
+                    f"{key} is not given, and its default cannot be used: {problem}. "
+                    f"Pass {key}=... or fix {problem.key}",
+                )
+            )
         return result
+
+
+def config_keys(req: ConfigureRequest) -> list[str]:
+    """Every key of the stack config given to ``configure`` (namespaced, "gcore:apiKey").
+
+    The SDK's ``Config`` keeps them in ``_props`` (pulumi 3.x, from the first SDK with
+    ``configure``); a ``Config`` without it yields none, and nothing is refused."""
+    props = getattr(req.config, "_props", None)
+    return [key for key in props if isinstance(key, str)] if isinstance(props, dict) else []
 
 
 def log_to_stderr() -> None:

@@ -534,20 +534,45 @@ def canonical_state(props: Mapping[str, Any]) -> dict[str, Any]:
     return state
 
 
+def canonical_port_range(protocol: object, low: object, high: object) -> tuple[Any, Any]:
+    """The port range as Neutron stores it (``_make_canonical_port_range``): a port
+    protocol's (tcp, udp, sctp, dccp, udplite) whole range, 1..65535, is no range at all
+    (null/null), and the same rule as one without ports. Anything else is kept as it is.
+
+    The one place that says so: diff, refresh (``ApiRule.to_outputs``) and Gcore's
+    duplicate key (adoption, reconciliation) all compare port ranges through it. The state
+    keeps the spelling the program wrote, as for ``0.0.0.0/0`` versus no prefix.
+    """
+    if protocol in PORT_RANGE_PROTOCOLS and low == 1 and high == PORT_MAX:
+        return None, None
+    return low, high
+
+
+def same_port_range(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """True when two canonical rule states have the same port range in Neutron's eyes."""
+    return canonical_port_range(
+        a.get("protocol"), a.get("port_range_min"), a.get("port_range_max")
+    ) == canonical_port_range(b.get("protocol"), b.get("port_range_min"), b.get("port_range_max"))
+
+
 def duplicate_key(rule: Mapping[str, Any]) -> tuple[Any, ...]:
     """What Gcore's duplicate check compares: everything but description, with
-    ``0.0.0.0/0``, ``::/0`` and no prefix counting as the same."""
+    ``0.0.0.0/0``, ``::/0`` and no prefix counting as the same, and a port protocol's
+    1..65535 the same as no ports (``canonical_port_range``)."""
     prefix = canonical_prefix(rule.get("remote_ip_prefix"))
     ethertype = rule.get("ethertype") or "IPv4"
     protocol = canonical_protocol(rule.get("protocol"), ethertype)
     group_id, remote_group_id = rule.get("group_id"), rule.get("remote_group_id")
+    low, high = canonical_port_range(
+        protocol, rule.get("port_range_min"), rule.get("port_range_max")
+    )
     return (
         group_id.lower() if isinstance(group_id, str) else group_id,
         rule.get("direction"),
         ethertype,
         None if protocol in (None, "any") else protocol,
-        rule.get("port_range_min"),
-        rule.get("port_range_max"),
+        low,
+        high,
         None if prefix in ANY_PREFIXES else prefix,
         remote_group_id.lower() if isinstance(remote_group_id, str) else remote_group_id,
     )

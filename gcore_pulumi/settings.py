@@ -5,10 +5,11 @@ Read once per provider process in ``configure()``; never stored on the pickled p
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -16,11 +17,21 @@ from urllib.parse import urlsplit
 from .errors import ConfigurationError
 
 DEFAULT_BASE_URL: Final = "https://api.gcore.com"
+NAMESPACE: Final = "gcore:"
+"""The stack config namespace of the settings: every ``gcore:*`` key must be one of them."""
 
 API_KEY_HELP: Final = (
     "no Gcore API key: set it with `pulumi config set --secret gcore:apiKey <key>` "
     "or the GCORE_API_KEY environment variable"
 )
+
+
+def api_key_help() -> str:
+    """``API_KEY_HELP`` as it fits where it runs (the runner's ``--secret`` under it)."""
+    from . import hints
+
+    key_option = hints.set_config("gcore:apiKey", "<key>", secret=True)
+    return f"no Gcore API key: set it with {key_option} or the GCORE_API_KEY environment variable"
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,46 @@ SETTINGS: Final = (
         "a task still running after this many s gets one log line",
     ),
 )
+
+
+def misspelt_settings(keys: Iterable[object]) -> list[ConfigurationError]:
+    """One error per ``gcore:*`` stack config key that is not a setting (``gcore:baseURL``,
+    ``gcore:apikey``...), naming the setting it probably meant: such a key would otherwise
+    be ignored, and the default used instead (real Gcore, for a misspelt ``gcore:baseUrl``).
+    Keys of other namespaces are not ours."""
+    from . import hints
+
+    known = {setting.config_key: setting for setting in SETTINGS}
+    folded = {_fold(key): key for key in known}
+    problems = []
+    for key in sorted({k for k in keys if isinstance(k, str)}):
+        if not key.startswith(NAMESPACE) or key in known:
+            continue
+        close = difflib.get_close_matches(_fold(key), folded, n=1, cutoff=0.6)
+        meant = folded.get(_fold(key)) or (folded[close[0]] if close else None)
+        if meant is not None:
+            fix = (
+                f"did you mean {meant}? Rename it: {hints.remove_config(key)}, then "
+                f"{hints.set_config(meant, secret=meant == 'gcore:apiKey')}"
+            )
+        else:
+            fix = (
+                f"remove it ({hints.remove_config(key)}) or use one of the settings: "
+                f"{', '.join(known)}"
+            )
+        problems.append(
+            ConfigurationError(
+                f"{key} is not a gcore-pulumi setting, so nothing was sent (a misspelt "
+                f"setting would be ignored and its default used); {fix}",
+                key=key,
+            )
+        )
+    return problems
+
+
+def _fold(key: str) -> str:
+    """A key compared loosely: case, ``_`` and ``-`` do not count."""
+    return key.lower().replace("_", "").replace("-", "")
 
 
 @dataclass(frozen=True)
@@ -148,7 +199,7 @@ class Settings:
     def require_api_key(self) -> str:
         """The key, or a ConfigurationError that says how to set it."""
         if not self.api_key:
-            raise ConfigurationError(API_KEY_HELP, key="gcore:apiKey")
+            raise ConfigurationError(api_key_help(), key="gcore:apiKey")
         return self.api_key
 
     def _check_base_url(self) -> None:
@@ -201,17 +252,27 @@ N = TypeVar("N", int, float)
 
 def _number(kind: type[N], low: float) -> Callable[[Any, str], N]:
     def parse(raw: Any, source: str) -> N:
+        number: float | None
         try:
-            value = kind(float(raw)) if kind is int and float(raw).is_integer() else kind(raw)
-        except (TypeError, ValueError):
-            value = None
-        if value is None or not math.isfinite(value) or value < low:
-            raise ConfigurationError(
-                f"{source} is not usable; it must be a {'whole ' if kind is int else ''}"
-                f"number >= {low:g}",
-                key=source,
-            )
-        return value
+            number = float(raw)
+        except (TypeError, ValueError, OverflowError):
+            number = None
+        if number is None:
+            problem = "is not a number" + (" (it is empty)" if not str(raw).strip() else "")
+        elif not math.isfinite(number):
+            problem = "is not a finite number"
+        elif kind is int and not number.is_integer():
+            problem = "is not a whole number"
+        elif number < low:
+            problem = f"is below {low:g}"
+        else:
+            return kind(number) if kind is int else kind(raw)
+        # The value itself is never shown: config values may be secrets.
+        raise ConfigurationError(
+            f"{source} is not usable: its value {problem}; it must be a "
+            f"{'whole ' if kind is int else ''}number >= {low:g}",
+            key=source,
+        )
 
     return parse
 
@@ -243,11 +304,17 @@ def _api_key(raw: Any, source: str) -> str:
         )
         raise ConfigurationError(
             f"{source} contains {what}; an API key is one line of visible ASCII characters. "
-            "Set it again without it (e.g. `pulumi config set --secret gcore:apiKey <key>`; "
+            f"Set it again without it (e.g. {_key_option()}; "
             "when reading it from a file, strip the trailing newline)",
             key=source,
         )
     return key
+
+
+def _key_option() -> str:
+    from . import hints
+
+    return hints.set_config("gcore:apiKey", "<key>", secret=True)
 
 
 def _url(raw: Any, source: str) -> str:

@@ -202,12 +202,10 @@ class Rules:
         self._owned = owned
 
     def find(self, project_id: int, region_id: int, group_id: str, rule_id: str) -> ApiRule | None:
-        """The live rule, or None if it or its group is gone (reads are coalesced)."""
+        """The live rule, or None if it or its group is gone (reads are coalesced). Reading
+        is not owning: the caller records ownership (``SecurityGroupRuleProvider.read``)."""
         group = self._groups.shared((project_id, region_id, group_id), reader=rule_id.lower())
-        rule = group.find(rule_id) if group is not None else None
-        if rule is not None:
-            self._owned.add(rule.id)
-        return rule
+        return group.find(rule_id) if group is not None else None
 
     def delete(self, project_id: int, region_id: int, group_id: str, rule_id: str) -> bool:
         """Delete the rule; False if Gcore says it (or its group) was already gone.

@@ -220,7 +220,11 @@ def _check_uuid4(value: object, errors: list[str]) -> str | None:
 
 
 def check_schema(
-    body: object, *, require_security_group_id: bool = False, v2: bool = False
+    body: object,
+    *,
+    require_security_group_id: bool = False,
+    v2: bool = False,
+    allow_security_group_id: bool = False,
 ) -> dict[str, Any]:
     """Validate ``body`` against the request schema; return the known fields it sets.
 
@@ -228,7 +232,8 @@ def check_schema(
     are optional but, when present, must have the declared type (only ``port_range_*`` and
     ``remote_ip_prefix`` are nullable). Unknown keys are ignored, as a lenient serializer does.
     ``remote_ip_prefix`` is already normalised in the result. With
-    ``require_security_group_id`` (the PUT body) ``security_group_id`` is required as well.
+    ``require_security_group_id`` ``security_group_id`` is required as well; with
+    ``allow_security_group_id`` (the v1 PUT body) it is optional but checked when present.
     With ``v2`` (the v2 rule body) ``protocol`` may be null (all protocols) and ``any`` is
     not in the enum. Every bad field is reported at once.
     """
@@ -302,7 +307,7 @@ def check_schema(
                 fail("remote_ip_prefix", "Not a valid IPv4 or IPv6 network.")
 
     uuid_fields = ["remote_group_id"]
-    if require_security_group_id:
+    if require_security_group_id or allow_security_group_id:
         uuid_fields.append("security_group_id")
     for field in uuid_fields:
         if field not in body:
@@ -330,11 +335,11 @@ def check_neutron_rules(fields: Mapping[str, Any]) -> RuleSpec:
     Defaults: ``ethertype`` IPv4, ``description`` "", ``protocol`` null (``any`` is stored as
     null; with IPv6, ``icmp`` is stored as ``ipv6-icmp``). Checks, in Neutron's order,
     stopping at the first failure: port fields need a protocol; tcp/udp/sctp/dccp/udplite
-    need both ends, each 1..65535, min <= max; icmp and ipv6-icmp take a type (min) and code
-    (max) in 0..255 and no code without a type; other protocols take no ports; ``ethertype``
-    must match the family of ``remote_ip_prefix``; ``ipv6-*`` protocols need IPv6;
-    ``remote_ip_prefix`` and ``remote_group_id`` exclude each
-    other.
+    need both ends, each 1..65535, min <= max (the whole range, 1..65535, is then stored as
+    no range); icmp and ipv6-icmp take a type (min) and code (max) in 0..255 and no code
+    without a type; other protocols take no ports; ``ethertype`` must match the family of
+    ``remote_ip_prefix``; ``ipv6-*`` protocols need IPv6; ``remote_ip_prefix`` and
+    ``remote_group_id`` exclude each other.
     """
     ethertype = fields.get("ethertype") or "IPv4"
     protocol = canonical_protocol(fields.get("protocol"), ethertype)
@@ -353,6 +358,7 @@ def check_neutron_rules(fields: Mapping[str, Any]) -> RuleSpec:
         "description": fields.get("description", ""),
     }
     _check_ports(spec)
+    _make_canonical_port_range(spec)
     _check_prefix_family(spec)
     _check_protocol_family(spec)
     if spec["remote_ip_prefix"] is not None and spec["remote_group_id"] is not None:
@@ -410,6 +416,17 @@ def _check_ports(spec: RuleSpec) -> None:
     )
 
 
+def _make_canonical_port_range(spec: RuleSpec) -> None:
+    """Neutron's ``_make_canonical_port_range``: a port protocol's whole range, 1..65535, is
+    stored as no range, so it is the same rule (a duplicate) as one without ports."""
+    if (
+        spec["protocol"] in PORT_RANGE_PROTOCOLS
+        and spec["port_range_min"] == 1
+        and spec["port_range_max"] == 65535
+    ):
+        spec["port_range_min"] = spec["port_range_max"] = None
+
+
 def _check_prefix_family(spec: RuleSpec) -> None:
     prefix = spec["remote_ip_prefix"]
     if prefix is None:
@@ -434,16 +451,27 @@ def _check_protocol_family(spec: RuleSpec) -> None:
 
 
 def validate_rule_body(
-    body: object, *, require_security_group_id: bool = False, v2: bool = False
+    body: object,
+    *,
+    require_security_group_id: bool = False,
+    v2: bool = False,
+    allow_security_group_id: bool = False,
 ) -> tuple[RuleSpec, str | None]:
     """Run both stages on a request body (``v2``: the v2 rule body, see :func:`check_schema`).
 
-    Returns the stored form of the rule and the body's ``security_group_id`` (only read, and
-    then required, with ``require_security_group_id``; otherwise None).
+    Returns the stored form of the rule and the body's ``security_group_id`` (read only with
+    ``require_security_group_id``, which requires it, or ``allow_security_group_id``, which
+    takes it when present; otherwise None).
     """
-    clean = check_schema(body, require_security_group_id=require_security_group_id, v2=v2)
+    clean = check_schema(
+        body,
+        require_security_group_id=require_security_group_id,
+        v2=v2,
+        allow_security_group_id=allow_security_group_id,
+    )
     spec = check_neutron_rules(clean)
-    group_id: str | None = clean.get("security_group_id") if require_security_group_id else None
+    reads_group = require_security_group_id or allow_security_group_id
+    group_id: str | None = clean.get("security_group_id") if reads_group else None
     return spec, group_id
 
 

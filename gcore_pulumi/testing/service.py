@@ -203,17 +203,33 @@ class CloudState:
     def replace_rule_v1(
         self, project_id: int, region_id: int, rule_id: str, body: object
     ) -> dict[str, Any]:
-        """``PUT .../{rule_id}``: delete the rule and create one from the body, with a new id.
+        """``PUT .../{rule_id}``: delete the rule and create one from the body, with a new id,
+        in the rule's group.
 
-        All checks run before anything changes, so a refused PUT leaves the old rule alone.
+        ``security_group_id`` in the body is optional, as in Gcore's current OpenAPI (its SDK
+        0.59 does not send it; older docs did): when present it must be a group of this
+        project and region (404 otherwise) and the rule's own (400 naming the field
+        otherwise: the PUT does not move a rule). All checks run before anything changes,
+        so a refused PUT leaves the old rule alone.
         """
         try:
-            spec, target_id = validate_rule_body(body, require_security_group_id=True)
+            spec, named_group = validate_rule_body(body, allow_security_group_id=True)
         except RuleValidationError as err:
             raise validation_error(err) from None
-        assert target_id is not None
-        self._rule_in_scope(project_id, region_id, rule_id)
-        target = self.groups.get(project_id, region_id, target_id)
+        target = self._rule_in_scope(project_id, region_id, rule_id)
+        if named_group is not None:
+            self.groups.get(project_id, region_id, named_group)  # 404 unless it exists here
+        if named_group is not None and named_group != target.id:
+            message = (
+                f"Security group rule {rule_id} belongs to security group {target.id}, "
+                f"not {named_group}."
+            )
+            raise validation_error(
+                RuleValidationError(
+                    f"Validation error: security_group_id: {message}",
+                    {"security_group_id": [message]},
+                )
+            )
         self._check_remote(project_id, region_id, spec)
         twin = self.rules.duplicate_of(target.id, spec, ignore=rule_id.lower())
         if twin is not None:

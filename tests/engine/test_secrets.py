@@ -85,11 +85,15 @@ def test_plain_http_to_a_remote_host_is_refused_before_any_request(
     assert "gcore:allowInsecureHttp" in last_line
 
 
-def test_bad_default_project_shows_in_preview_under_project_id(
+def test_bad_default_project_shows_in_preview_naming_project_id(
     engine: Engine, emulator: GcoreEmulator, group: str
 ) -> None:
+    """The resource's failure (the input is not set: "property project_id value null" would
+    say nothing), naming the input, the setting and its value's problem."""
     process = engine(config=stack_config(emulator, **{"gcore:projectId": "web"}))
-    failures = dict(process.check(rule_inputs(group)).failures)
-    assert "gcore:projectId" in failures["project_id"] and "whole number" in failures["project_id"]
-    assert "web" not in failures["project_id"]  # config values may be secrets: never quoted
+    [(prop, reason)] = process.check(rule_inputs(group)).failures
+    assert prop == ""
+    assert reason.startswith("project_id is not given, and its default cannot be used: ")
+    assert "gcore:projectId is not usable: its value is not a number" in reason
+    assert "web" not in reason  # config values may be secrets: never quoted
     assert process.check(rule_inputs(group, project_id=1)).failures == []

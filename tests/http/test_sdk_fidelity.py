@@ -193,6 +193,41 @@ def test_rules_create_and_delete_and_poll(client: gcore.Gcore, emulator: GcoreEm
         rules.delete(rule.id, group_id=group_id)
 
 
+@pytest.mark.parametrize("protocol", ["tcp", "udp", "sctp", "dccp", "udplite"])
+def test_whole_port_range_is_stored_as_no_range(
+    client: gcore.Gcore, emulator: GcoreEmulator, protocol: str
+) -> None:
+    """Neutron's ``_make_canonical_port_range``: 1..65535 is stored as null/null and is the
+    same rule as one without ports (409 either way round), as the SDK sees it."""
+    group_id = emulator.create_group(name="all-ports")
+    rules = client.cloud.security_groups.rules
+    rule = rules.create_and_poll(
+        group_id, direction="ingress", protocol=protocol, port_range_min=1, port_range_max=65535
+    )
+    assert (rule.protocol, rule.port_range_min, rule.port_range_max) == (protocol, None, None)
+    with pytest.raises(gcore.ConflictError):
+        rules.create(group_id, direction="ingress", protocol=protocol)
+
+    egress = rules.create_and_poll(group_id, direction="egress", protocol=protocol)
+    with pytest.raises(gcore.ConflictError):
+        rules.create(
+            group_id, direction="egress", protocol=protocol, port_range_min=1, port_range_max=65535
+        )
+    narrower = rules.create_and_poll(
+        group_id, direction="egress", protocol=protocol, port_range_min=1, port_range_max=65534
+    )
+    assert (narrower.port_range_min, narrower.port_range_max) == (1, 65534)
+    with pytest.warns(DeprecationWarning):
+        replaced = rules.replace(
+            narrower.id, direction="ingress", protocol=protocol, port_range_min=1,
+            port_range_max=65535, remote_ip_prefix="10.0.0.0/8",
+        )  # fmt: skip
+    assert (replaced.port_range_min, replaced.port_range_max) == (None, None)
+    fetched = client.cloud.security_groups.get(group_id).security_group_rules
+    assert sorted(r.id for r in fetched) == sorted([rule.id, egress.id, replaced.id])
+    assert all(r.port_range_min is None and r.port_range_max is None for r in fetched)
+
+
 def test_duplicate_rule_as_task_error(client: gcore.Gcore, emulator: GcoreEmulator) -> None:
     emulator.duplicate_mode = "task_error"
     group_id = emulator.create_group(name="dups")
@@ -202,9 +237,44 @@ def test_duplicate_rule_as_task_error(client: gcore.Gcore, emulator: GcoreEmulat
     assert [r["id"] for r in emulator.rules(group_id)] == [existing["id"]]
 
 
+def test_v1_rule_replace_as_the_sdk_sends_it(client: gcore.Gcore, emulator: GcoreEmulator) -> None:
+    """SDK 0.59's ``replace`` (generated from Gcore's current OpenAPI) sends the v1 PUT
+    without ``security_group_id``: the rule is replaced in its own group."""
+    group_id = emulator.create_group(name="current")
+    other = emulator.create_group(name="other")
+    old = emulator.add_rule(
+        group_id, direction="ingress", protocol="tcp", port_range_min=80, port_range_max=80
+    )
+    with pytest.warns(DeprecationWarning):
+        new = client.cloud.security_groups.rules.replace(
+            old["id"], direction="ingress", protocol="tcp", port_range_min=443, port_range_max=443
+        )
+    assert new.id != old["id"] and new.security_group_id == group_id
+    assert (new.port_range_min, new.port_range_max) == (443, 443)
+    assert [r["id"] for r in emulator.rules(group_id)] == [new.id]
+    assert emulator.rules(other) == []
+
+
+def test_v1_rule_replace_naming_another_group_is_refused(
+    client: gcore.Gcore, emulator: GcoreEmulator
+) -> None:
+    """With ``security_group_id`` (older docs' shape) it must be the rule's own group; a
+    refused PUT leaves the rule as it was."""
+    group_id = emulator.create_group(name="mine")
+    other = emulator.create_group(name="theirs")
+    old = emulator.add_rule(group_id, direction="egress")
+    with pytest.warns(DeprecationWarning), pytest.raises(gcore.BadRequestError) as caught:
+        client.cloud.security_groups.rules.replace(
+            old["id"], direction="ingress", extra_body={"security_group_id": other}
+        )
+    assert "security_group_id" in str(caught.value)
+    assert [r["id"] for r in emulator.rules(group_id)] == [old["id"]]
+    assert emulator.rules(other) == []
+
+
 def test_v1_rule_replace_still_in_the_sdk(client: gcore.Gcore, emulator: GcoreEmulator) -> None:
-    """The SDK's ``replace`` no longer sends ``security_group_id``, which the reference says
-    the v1 PUT needs: the SDK's own ``extra_body`` adds it."""
+    """Older docs' shape: the SDK's own ``extra_body`` adds ``security_group_id`` (the
+    rule's group)."""
     group_id = emulator.create_group(name="legacy")
     old = emulator.add_rule(
         group_id, direction="ingress", protocol="tcp", port_range_min=80, port_range_max=80
