@@ -27,11 +27,13 @@ def create_error(process: ProviderProcess, group: str, **fields: object) -> str:
 def test_refused_connection_names_host_and_port(
     engine: Engine, emulator: GcoreEmulator, group: str
 ) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = engine(config=stack_config(emulator, **{"gcore:baseUrl": f"http://127.0.0.1:{port}"}))
-    line = create_error(process, group)
+    # bound but not listening: connections are refused, and no other test (or xdist worker)
+    # can start listening on the port while this one runs
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        config = stack_config(emulator, **{"gcore:baseUrl": f"http://127.0.0.1:{port}"})
+        line = create_error(engine(config=config), group)
     assert f"could not connect to 127.0.0.1:{port} (connection refused)" in line
     assert "may have created" not in line  # never sent: nothing to reconcile
 

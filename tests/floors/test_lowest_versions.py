@@ -9,6 +9,7 @@ hash of the Python version, the pins and the test tools' versions.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -33,6 +34,9 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 FLOORS_VENV = ROOT / ".venv-floors"
 KEY_FILE = FLOORS_VENV / "floors-key.json"
+LOCK_FILE = ROOT / ".venv-floors.lock"
+"""Held while .venv-floors is checked or built: parallel workers (pytest-xdist) each run
+some tiers, and one builds the venv while the others wait for it."""
 TIERS = (
     "tests/engine/test_lifecycle.py",
     "tests/engine/test_group_lifecycle.py",
@@ -44,9 +48,10 @@ TIERS = (
     "tests/program/test_runner.py",
     "tests/unit",
 )
-"""What runs on the floors: the engine-protocol lifecycles of both resources and the SDK's
-server (pulumi), the program runner (the SDK's mocks and runtime config), the HTTP client and
-emulator (requests, urllib3), the models (pydantic).
+"""What runs on the floors, each in a pytest run of its own (so parallel workers share them):
+the engine-protocol lifecycles of both resources and the SDK's server (pulumi), the program
+runner (the SDK's mocks and runtime config), the HTTP client and emulator (requests,
+urllib3), the models (pydantic).
 The rest of tests/engine would take this tier past its two minutes of CI time."""
 LEFT_OUT: tuple[str, ...] = ()
 """Nothing inside TIERS is left out. The emulator's own tests (stdlib only) and the check
@@ -82,6 +87,12 @@ def clean_env() -> dict[str, str]:
 
 def floors_python(pins: dict[str, str]) -> Path:
     """The floors venv's interpreter, (re)built when its key differs from the wanted one."""
+    with LOCK_FILE.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        return _floors_python(pins)
+
+
+def _floors_python(pins: dict[str, str]) -> Path:
     python = FLOORS_VENV / "bin" / "python"
     tools = {name: version(name) for name in TOOLS}
     wanted = {"python": sys.version, "pins": pins, "tools": tools}
@@ -109,7 +120,10 @@ def floors_python(pins: dict[str, str]) -> Path:
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         capture_output=True, text=True, check=True, env=clean_env(),
     ).stdout.strip()  # fmt: skip
-    (Path(purelib) / "gcore_pulumi_source.pth").write_text(f"{ROOT}\n")
+    pth = Path(purelib) / "gcore_pulumi_source.pth"
+    if not pth.exists() or pth.read_text() != f"{ROOT}\n":
+        # written once, not on every call: another worker's tier may be reading it right now
+        pth.write_text(f"{ROOT}\n")
     return python
 
 
@@ -152,15 +166,16 @@ def test_floors_venv_holds_exactly_the_lowest_allowed_versions(python: Path) -> 
     assert Path(seen["prefix"]).resolve() == FLOORS_VENV.resolve(), seen
 
 
-def test_lifecycle_http_and_unit_tiers_pass_on_the_lowest_versions(python: Path) -> None:
+@pytest.mark.parametrize("tier", TIERS)
+def test_lifecycle_http_and_unit_tiers_pass_on_the_lowest_versions(python: Path, tier: str) -> None:
     run = subprocess.run(
-        [str(python), "-m", "pytest", "-q", "--tb=line", "-p", "no:cacheprovider", *TIERS,
+        [str(python), "-m", "pytest", "-q", "--tb=line", "-p", "no:cacheprovider", tier,
          *(f"--ignore={path}" for path in LEFT_OUT)],
         capture_output=True, text=True, env=clean_env(), cwd=ROOT, timeout=TIER_TIMEOUT,
     )  # fmt: skip
     summary = run.stdout.strip().splitlines()[-1:] or ["(no output)"]
     assert run.returncode == 0, (
-        f"on {floors()} the tiers {TIERS} failed: {summary[0]}\n"
+        f"on {floors()} the tier {tier} failed: {summary[0]}\n"
         f"{run.stdout[-8000:]}\n{run.stderr[-2000:]}"
     )
     assert " passed" in summary[0] and "skipped" not in summary[0], summary[0]

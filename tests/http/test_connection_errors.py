@@ -51,10 +51,13 @@ def failure(client: GcoreClient, call: str = "get") -> TransportError:
     return caught.value
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port that refuses connections: bound for the whole test but not listening,
+    so no other test (or xdist worker) can start listening on it meanwhile."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield int(held.getsockname()[1])
 
 
 @pytest.fixture
@@ -140,8 +143,8 @@ def resetting_listener() -> Iterator[int]:
         yield port
 
 
-def test_a_closed_port_is_connection_refused_naming_host_and_port() -> None:
-    port = closed_port()
+def test_a_closed_port_is_connection_refused_naming_host_and_port(closed_port: int) -> None:
+    port = closed_port
     error = failure(client_for(f"http://127.0.0.1:{port}"))
     assert f"could not connect to 127.0.0.1:{port} (connection refused)" in str(error)
     assert "gcore:baseUrl" in str(error) and error.maybe_sent is False
@@ -262,9 +265,9 @@ def refusing_tunnel_proxy() -> Iterator[int]:
 
 @pytest.mark.parametrize("scheme", ["http", "https"])
 def test_a_proxy_that_refuses_the_connection_is_named_not_the_api(
-    proxy_env: Any, scheme: str
+    proxy_env: Any, scheme: str, closed_port: int
 ) -> None:
-    port = closed_port()
+    port = closed_port
     proxy_env(f"http://proxyuser:proxysecret@127.0.0.1:{port}")
     error = failure(client_for(f"{scheme}://api.example.com?token=querysecret"))
     message = str(error)

@@ -3,6 +3,7 @@ installed (dependencies borrowed from the test environment) runs the engine life
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -18,17 +19,37 @@ import gcore_pulumi
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.slow
+# one worker builds the wheel once (a module fixture) and runs both tests with it
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel")]
+
+
+#: What a build must not see: virtualenvs, caches and earlier build output (all gitignored).
+#: Other tests running at the same time write ``__pycache__`` files, which would come and go
+#: under setuptools' feet if it built from the checkout itself.
+NOT_SOURCES = shutil.ignore_patterns(
+    ".git",
+    ".venv*",
+    "venv",
+    "__pycache__",
+    "*.egg-info",
+    "build",
+    "dist",
+    ".*_cache",
+    ".hypothesis",
+)
 
 
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run(
+    source = tmp_path_factory.mktemp("source") / "gcore-pulumi"
+    shutil.copytree(ROOT, source, ignore=NOT_SOURCES, symlinks=True)
+    built = subprocess.run(
         [sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel",
-         "--outdir", str(out), str(ROOT)],
-        check=True, capture_output=True, text=True,
+         "--outdir", str(out), str(source)],
+        capture_output=True, text=True, check=False,
     )  # fmt: skip
+    assert built.returncode == 0, f"{built.stdout[-4000:]}\n{built.stderr[-4000:]}"
     return out
 
 

@@ -8,6 +8,8 @@ targets with their real bounds.
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks.minimal_provider import MinimalProvider
 from benchmarks.run import (
     blob_size,
@@ -19,6 +21,10 @@ from benchmarks.run import (
     refresh_reads,
     scaling_medians,
 )
+
+# side by side measurements: one worker runs them one after the other (the other worker's
+# load, like any other load on the machine, falls on both sides of each ratio)
+pytestmark = pytest.mark.xdist_group("perf")
 
 
 def test_pickled_provider_is_at_most_200_characters() -> None:

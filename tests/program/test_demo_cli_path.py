@@ -32,6 +32,10 @@ from typing import Any
 
 import pytest
 
+# scripts/demo writes Pulumi.demo.yaml in the repository root and refuses to start while one
+# exists, so the tests that run it go to one xdist worker, one after the other.
+pytestmark = pytest.mark.xdist_group("repo-demo")
+
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "scripts" / "demo.py"
 LEAK_CANARY = "canary-real-gcore-key-must-never-be-used-or-printed"

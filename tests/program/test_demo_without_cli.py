@@ -20,11 +20,16 @@ RULES_POST = re.compile(r"^POST /cloud/v1/securitygroups/1/1/[0-9a-f-]{36}/rules
 RULE_DELETE = re.compile(r"^DELETE /cloud/v1/securitygrouprules/1/1/([0-9a-f-]{36}) (\d{3})$")
 CREATED = re.compile(r"^  \+ \S+SecurityGroupRule  (\S+)  created, id ([0-9a-f-]{36})$")
 
-pytestmark = pytest.mark.skipif(
-    not (REPO / ".venv" / "bin" / "python").exists(),
-    reason="scripts/demo installs into the repository's .venv, which does not exist yet "
-    "(scripts/test creates it)",
-)
+# scripts/demo writes Pulumi.demo.yaml in the repository root and refuses to start while one
+# exists, so the tests that run it go to one xdist worker, one after the other.
+pytestmark = [
+    pytest.mark.xdist_group("repo-demo"),
+    pytest.mark.skipif(
+        not (REPO / ".venv" / "bin" / "python").exists(),
+        reason="scripts/demo installs into the repository's .venv, which does not exist yet "
+        "(scripts/test creates it)",
+    ),
+]
 
 
 def path_without_pulumi() -> str:

@@ -30,6 +30,10 @@ import pytest
 
 from gcore_pulumi.testing import GcoreEmulator
 
+# scripts/demo writes Pulumi.demo.yaml in the repository root and refuses to start while one
+# exists, so the tests that run it go to one xdist worker, one after the other.
+pytestmark = pytest.mark.xdist_group("repo-demo")
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 DEMO = REPO / "scripts" / "demo.py"

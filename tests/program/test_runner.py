@@ -346,9 +346,13 @@ def test_run_command_interrupted_during_up_destroys_what_it_created(api: GcoreEm
     for key, value in provider_config(api).items():
         command += ["--secret" if key == "gcore:apiKey" else "--config", f"{key}={value}"]
 
+    # Ctrl-C reaches a command run in the foreground of a terminal, whose SIGINT is never
+    # ignored; a test suite started in the background of a script (`cmd &`, nohup) hands its
+    # children SIGINT ignored, which Python keeps, so the child gets the terminal's default.
     with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=clean_env()
-    ) as proc:
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=clean_env(),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    ) as proc:  # fmt: skip
         procs.append(proc)
         out, _ = proc.communicate(timeout=120)
 

@@ -1,7 +1,8 @@
-"""README quotes the messages the code prints: each quoted message of the Troubleshooting
-table (and the "did you mean" examples) is produced from the code where that is cheap, and
-otherwise its literal text is found in the package's strings, so a reworded message fails
-here until README follows. ``...`` and ``<placeholders>`` stand for any text."""
+"""The documentation (README.md and docs/*.md) quotes the messages the code prints: each
+quoted message of the Troubleshooting table (and the "did you mean" examples, on any page) is
+produced from the code where that is cheap, and otherwise its literal text is found in the
+package's strings, so a reworded message fails here until the docs follow. ``...`` and
+``<placeholders>`` stand for any text."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ from gcore_pulumi.tasks import TaskFailedError
 from gcore_pulumi.testing import GcoreEmulator
 from gcore_pulumi.testing.engine import CheckFailedError
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+from ..doc_pages import all_text, section
+
 PACKAGE = Path(gcore_pulumi.__file__).parent
 URN = "urn:pulumi:dev::p::pulumi-python:dynamic/gcore:SecurityGroupRule::r"
 
@@ -47,7 +49,7 @@ def _code_spans(cell: str) -> list[str]:
 
 
 def troubleshooting_quotes() -> list[str]:
-    table = README.split("## Troubleshooting", 1)[1].split("\n## ", 1)[0]
+    table = section("Troubleshooting")
     rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
     quotes = [q for row in rows[1:] for q in _code_spans(row.split(" | ")[0])]
     assert len(quotes) > 20
@@ -55,7 +57,8 @@ def troubleshooting_quotes() -> list[str]:
 
 
 def did_you_mean_quotes() -> list[str]:
-    return [q for q in _code_spans(" ".join(README.split())) if "did you mean" in q]
+    found = [q for q in _code_spans(" ".join(all_text().split())) if "did you mean" in q]
+    return list(dict.fromkeys(found))  # a quote repeated on another page is one quote
 
 
 def _settings_error(**config: str) -> str:
@@ -174,7 +177,7 @@ def test_readme_quotes_what_the_code_prints(quote: str, messages: list[str]) -> 
         return
     strings = _strings()
     missing = [piece for piece in _pieces(quote) if not any(piece in s for s in strings)]
-    assert _pieces(quote) and not missing, f"README quotes text the code does not print: {missing}"
+    assert _pieces(quote) and not missing, f"the docs quote text the code does not print: {missing}"
 
 
 def test_the_did_you_mean_examples_are_produced_not_just_found(messages: list[str]) -> None:
