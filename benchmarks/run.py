@@ -740,6 +740,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "-", "<= 0.75 (shared, not 1 each)",
                     v2.group_reads_per_create <= 0.75))  # fmt: skip
 
+    # 10. rule sets (issue 17): at 30 ms and 0.3 s tasks, beside separate rules
+    from benchmarks.sets import set_rows  # here: benchmarks.sets imports this module
+
+    rows.extend(set_rows(rounds=1 if args.quick else 3, say=say))
+
     print()
     print_table(rows)
     print()

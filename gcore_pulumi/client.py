@@ -7,7 +7,8 @@ Each public method hands its work to one module of ``api/``, which holds the how
 * ``urls``: every URL called; ``answers``: what an answer says (2xx, Gcore's error body);
 * ``transport``: the one session, timeouts, send, expect, gone, parse, every page;
 * ``tasks``: following Gcore's asynchronous tasks;
-* ``groups``: group reads (coalesced), lists, patches and deletes;
+* ``groups``: group reads (coalesced), lists and deletes; ``group_update``: PATCHes
+  (the task part, then tags) and adopting a group by id;
 * ``rules``: the v1 and v2 rule endpoints as one ``RuleApi``, rule reads and deletes;
 * ``rule_create`` and ``group_create``: creates that happen exactly once in effect.
 
@@ -25,6 +26,7 @@ from typing import Any
 import requests
 
 from .api.group_create import CreatedGroup, GroupCreator
+from .api.group_update import GroupUpdater
 from .api.groups import Groups
 from .api.locks import KeyedLocks
 from .api.retry import (
@@ -78,6 +80,7 @@ class GcoreClient:
         self._group_creates = GroupCreator(
             settings, self._transport, self._tasks, self._groups, twins
         )
+        self._group_updates = GroupUpdater(self._transport, self._tasks, self._groups)
 
     def close(self) -> None:
         self._transport.close()
@@ -124,15 +127,21 @@ class GcoreClient:
         return self._groups.find(project_id, region_id, name, tag_keys, tag_key_value or {})
 
     def create_group(self, spec: GroupSpec) -> CreatedGroup:
-        """Create the group with no rules, exactly once in effect: never two groups, never
-        one the stack does not know about."""
+        """Create the group with ``spec.rules`` (none when not given) in one POST, exactly
+        once in effect: never two groups, never one the stack does not know about."""
         return self._group_creates.create(spec)
+
+    def adopt_group(self, spec: GroupSpec) -> ApiGroup:
+        """Take over the existing group ``spec.adopt_id`` (no POST) and bring it to ``spec``
+        (see ``api.group_update``); NotFoundError naming the id when it does not exist."""
+        return self._group_updates.adopt(spec)
 
     def update_group(
         self, project_id: int, region_id: int, group_id: str, patch: dict[str, Any]
     ) -> ApiGroup:
-        """PATCH the group (v2) with ``patch``, wait for its tasks, and read it back."""
-        return self._groups.update(project_id, region_id, group_id, patch)
+        """PATCH the group (v2): name, description and rules first, waiting for their
+        task, then tags; then read it back (see ``api.group_update``)."""
+        return self._group_updates.update(project_id, region_id, group_id, patch)
 
     def delete_group(self, project_id: int, region_id: int, group_id: str) -> bool:
         """Delete the group (v1) and with it its rules; False if it was already gone."""

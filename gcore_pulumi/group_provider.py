@@ -19,6 +19,7 @@ from pulumi.dynamic import (
 )
 
 from .group_schema import (
+    ADOPT_KEY,
     GROUP_INPUT_KEYS,
     GROUP_MOVING_KEYS,
     GROUP_REPLACE_KEYS,
@@ -66,14 +67,17 @@ class SecurityGroupProvider(ConfiguredProvider):
     # --- up, refresh, destroy ------------------------------------------------------------
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        """Create the group with no rules (v2 POST, ``"rules": []``) and wait for its task."""
-        if props.get(RULES_KEY) is not None:
-            raise _not_wired()
+        """Create the group (v2 POST with its ``rules``: the declared set, else none) and
+        wait for its one task; with ``adopt_id``, take that group over instead (no POST).
+        With ``rules``, the group owns its rules from now on (see ownership.py)."""
         spec = self._spec(props)
-        created = self._rt().client().create_group(spec)
-        return CreateResult(
-            created.group.id, _outputs(created.group, spec.project_id, spec.region_id)
-        )
+        client = self._rt().client()
+        if spec.adopt_id is not None:
+            group = client.adopt_group(spec)
+        else:
+            group = client.create_group(spec).group
+        self._rt().rule_sets.record(group.id, spec.name, spec.rules)
+        return CreateResult(group.id, _outputs(group, spec))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Read the group; gone means an empty id. Live name, description and tags become
@@ -92,7 +96,11 @@ class SecurityGroupProvider(ConfiguredProvider):
         if group is None:
             self._rt().rule_sets.release(id_)
             return ReadResult("", {})
-        outputs = _outputs(group, project_id, region_id)
+        from .models import group_outputs
+
+        outputs = group_outputs(group, project_id, region_id)
+        if props.get(ADOPT_KEY) is not None:  # an input only create uses: kept as written
+            outputs[ADOPT_KEY] = props[ADOPT_KEY]
         defaults = self._rt().defaults
         refresh = props.get("revision_number") is not None  # state, not .get()'s props
         # A managed set (rules in the state) reads as the group's rules now, a rule added or
@@ -115,17 +123,17 @@ class SecurityGroupProvider(ConfiguredProvider):
         return ReadResult(group.id, outputs, inputs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        """PATCH only what changed (tags as a merge patch), never ``rules``: the rules of
-        ``SecurityGroupRule`` resources stay as they are."""
-        if news.get(RULES_KEY) is not None:
-            raise _not_wired()
-        self._rt().rule_sets.release(id_)
+        """PATCH only what changed (tags as a merge patch, sent after the rest succeeded);
+        ``rules`` (the complete set) only when given and changed as a set. Without
+        ``rules`` the group's rules stay as they are (those of SecurityGroupRule
+        resources, or a set the stack stops managing)."""
         defaults = self._rt().defaults
         old = canonical_group_state(olds, defaults)
         spec = self._spec(news)
+        self._rt().rule_sets.record(id_, spec.name, spec.rules)
         patch = group_patch(old, spec.model_dump())
         group = self._rt().client().update_group(spec.project_id, spec.region_id, id_, patch)
-        return UpdateResult(_outputs(group, spec.project_id, spec.region_id))
+        return UpdateResult(_outputs(group, spec))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """Delete the group (its rules go with it); one already gone counts as deleted."""
@@ -148,24 +156,20 @@ class SecurityGroupProvider(ConfiguredProvider):
         return int(state["project_id"]), int(state["region_id"])
 
 
-def _outputs(group: ApiGroup, project_id: int, region_id: int) -> dict[str, Any]:
-    """The group's outputs; ``rules`` only where the caller adds it (a managed set), so the
-    state of a group without ``rules`` stays as earlier versions wrote it."""
+def _outputs(group: ApiGroup, spec: GroupSpec) -> dict[str, Any]:
+    """The group's outputs after create or update; ``rules`` (live, with ids) and
+    ``adopt_id`` only when given, so the state of a group without them stays as earlier
+    versions wrote it."""
     from .models import group_outputs
 
-    return group_outputs(group, project_id, region_id)
+    outputs = group_outputs(group, spec.project_id, spec.region_id)
+    if spec.rules is not None:
+        outputs[RULES_KEY] = _live_rules(group)
+    if spec.adopt_id is not None:
+        outputs[ADOPT_KEY] = spec.adopt_id
+    return outputs
 
 
 def _live_rules(group: ApiGroup) -> list[dict[str, Any]]:
     """The ``rules`` output: the group's rules as Gcore holds them, canonical, with ids."""
     return live_rules_output([rule.model_dump() for rule in group.security_group_rules])
-
-
-def _not_wired() -> NotImplementedError:
-    """Until the create/update wiring lands (see docs-pending/sets.md): refuse, sending
-    nothing, rather than make a group without the rules the program declares."""
-    return NotImplementedError(
-        "SecurityGroup rules=[...] is checked and compared in this build, but creating or "
-        "updating a group with it is not wired to Gcore yet; nothing was sent. Declare the "
-        "rules as SecurityGroupRule resources for now"
-    )

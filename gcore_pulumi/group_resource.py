@@ -39,6 +39,11 @@ _GROUP_INPUTS: Final = {
     "a change makes a new group",
     "region_id": "Gcore region id; default gcore:regionId, else GCORE_CLOUD_REGION_ID; "
     "a change makes a new group",
+    "adopt_id": "the id (uuid) of an existing group to take over instead of creating one: "
+    "no new group is made; its name, description, rules (when given) and tags are brought "
+    "to what the program declares; the resource id is that uuid, and destroy deletes the "
+    "group; a missing group fails naming the id; a later change to it changes nothing; "
+    "default: omitted, a new group is created",
 }
 """One line per group input, for help(): what it means, its values, default and changes."""
 
@@ -131,8 +136,8 @@ SecurityGroupRulesArgs.__doc__ = (
 class SecurityGroupArgs:
     """Inputs of a ``SecurityGroup``, each a ``pulumi.Input``.
 
-    ``name``, ``description`` and ``tags`` change in place; ``project_id`` and ``region_id``
-    make a new group.
+    ``name``, ``description``, ``tags`` and ``rules`` change in place; ``project_id`` and
+    ``region_id`` make a new group; ``adopt_id`` takes an existing group over at create.
     """
 
     @named_inputs("SecurityGroupArgs", unknown_input_reason)
@@ -146,6 +151,7 @@ class SecurityGroupArgs:
         | None = None,
         project_id: pulumi.Input[int] | None = None,
         region_id: pulumi.Input[int] | None = None,
+        adopt_id: pulumi.Input[str] | None = None,
     ) -> None:
         # What each one means: _GROUP_INPUTS, shown by help(SecurityGroupArgs).
         self.name = name
@@ -154,6 +160,7 @@ class SecurityGroupArgs:
         self.rules = rules
         self.project_id = project_id
         self.region_id = region_id
+        self.adopt_id = adopt_id
 
     def to_props(self) -> dict[str, Any]:
         """The inputs as the dynamic resource's property bag."""
@@ -167,7 +174,8 @@ class SecurityGroup(pulumi.dynamic.Resource, module="gcore", name="SecurityGroup
 
     The resource id is the group's uuid, so ``SecurityGroupRule(group_id=group.id, ...)``
     makes Pulumi create the group before its rules and delete it after them. A new group has
-    no rules at all: not even Gcore's default "allow all egress".
+    exactly the ``rules`` given, and without ``rules`` none at all: not even Gcore's default
+    "allow all egress".
     """
 
     name: pulumi.Output[str]
@@ -180,6 +188,8 @@ class SecurityGroup(pulumi.dynamic.Resource, module="gcore", name="SecurityGroup
     """Gcore project id used."""
     region_id: pulumi.Output[int]
     """Gcore region id used."""
+    adopt_id: pulumi.Output[str | None]
+    """The ``adopt_id`` input as given (None when the group was created here)."""
     rules: pulumi.Output[list[dict[str, Any]] | None]
     """With ``rules=...``: the group's rules as Gcore holds them, canonical, each with its
     ``id`` (a rule added by hand shows here after refresh). None when not managed."""
@@ -214,6 +224,7 @@ class SecurityGroup(pulumi.dynamic.Resource, module="gcore", name="SecurityGroup
         | None = None,
         project_id: pulumi.Input[int] | None = None,
         region_id: pulumi.Input[int] | None = None,
+        adopt_id: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None: ...
 
@@ -230,6 +241,7 @@ class SecurityGroup(pulumi.dynamic.Resource, module="gcore", name="SecurityGroup
         | None = None,
         project_id: pulumi.Input[int] | None = None,
         region_id: pulumi.Input[int] | None = None,
+        adopt_id: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         keywords: dict[str, Any] = {
@@ -239,6 +251,7 @@ class SecurityGroup(pulumi.dynamic.Resource, module="gcore", name="SecurityGroup
             "rules": rules_props(rules),
             "project_id": project_id,
             "region_id": region_id,
+            "adopt_id": adopt_id,
         }
         props = input_props("SecurityGroup", resource_name, args, keywords, ("name",))
         props.update(dict.fromkeys(GROUP_OUTPUT_ONLY_KEYS))

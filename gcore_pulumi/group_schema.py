@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from .place import with_place
-from .rule_set import RULES_KEY, canonical_rules, check_rules, rules_differ
+from .rule_set import RULES_KEY, canonical_rules, check_rules, rules_differ, rules_request_body
 from .schema import (
     CheckOutcome,
     Defaults,
@@ -23,6 +23,7 @@ from .schema import (
     is_unknown,
     parse_inputs,
     parse_int,
+    parse_uuid,
 )
 
 GROUP_UPDATE_KEYS: Final = ("name", "description", "tags", RULES_KEY)
@@ -30,7 +31,10 @@ GROUP_UPDATE_KEYS: Final = ("name", "description", "tags", RULES_KEY)
 group does not manage its rules (see ``rule_set``)."""
 GROUP_REPLACE_KEYS: Final = ("project_id", "region_id")
 """Inputs that move the group elsewhere: a change makes a new group."""
-GROUP_INPUT_KEYS: Final = (*GROUP_UPDATE_KEYS, *GROUP_REPLACE_KEYS)
+ADOPT_KEY: Final = "adopt_id"
+"""The input naming an existing group to take over instead of creating one. Used only by
+create: a later change to it changes nothing (diff never reports it)."""
+GROUP_INPUT_KEYS: Final = (*GROUP_UPDATE_KEYS, *GROUP_REPLACE_KEYS, ADOPT_KEY)
 """Every input ``SecurityGroup`` accepts."""
 GROUP_OUTPUT_ONLY_KEYS: Final = ("region", "revision_number", "created_at", "updated_at")
 """Values only Gcore knows; outputs, never inputs."""
@@ -129,6 +133,7 @@ _PARSERS: Final[dict[str, Callable[[Any], Any]]] = {
     "tags": parse_tags,
     "project_id": lambda v: _parse_id(v, "project_id"),
     "region_id": lambda v: _parse_id(v, "region_id"),
+    ADOPT_KEY: lambda v: parse_uuid(v, "adopt_id (the group to take over)", version4=True),
 }
 
 
@@ -238,12 +243,18 @@ def tags_merge_patch(old: Mapping[str, str], new: Mapping[str, str]) -> dict[str
 
 def group_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
     """The v2 PATCH body taking a group from canonical state ``old`` to ``new``: only what
-    changed, tags as a merge patch, and never ``rules`` (that would delete every rule the
-    body does not list, including those of SecurityGroupRule resources)."""
+    changed, tags as a merge patch, and ``rules`` (the complete set) only when ``new``
+    gives them and they differ as a set. A group whose ``rules`` is omitted never sends
+    them: that would delete every rule the body does not list, including those of
+    SecurityGroupRule resources. (The client sends ``tags`` after the rest: see
+    ``api.group_update``.)"""
     body: dict[str, Any] = {}
     for key in ("name", "description"):
         if new[key] != old[key]:
             body[key] = new[key]
+    rules = new.get(RULES_KEY)
+    if rules is not None and rules_differ(old.get(RULES_KEY), rules):
+        body[RULES_KEY] = rules_request_body(rules)
     tags = tags_merge_patch(old["tags"], new["tags"])
     if tags:
         body["tags"] = tags

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .rule_set import live_rules_output, rules_differ, rules_request_body
 from .schema import (
     ANY_PREFIXES,
     BODY_KEYS,
@@ -201,9 +202,13 @@ class ApiGroup(BaseModel):
     def provisional(cls, group_id: str, spec: GroupSpec) -> ApiGroup:
         """What a group this provider just made must look like, when reading it failed:
         the state then records it (no orphan), and the next refresh reads the rest."""
+        rules = [  # as asked for, without ids (unknown): refresh reads them
+            ApiRule(id="", security_group_id=group_id, **item)
+            for item in rules_request_body(spec.rules or [])
+        ]
         return cls(
             id=group_id,
-            security_group_rules=[],
+            security_group_rules=rules,
             name=spec.name,
             description=spec.description,
             project_id=spec.project_id,
@@ -296,6 +301,8 @@ class ApiGroupSummary(BaseModel):
     name: str | None = None
     description: str | None = None
     tags_v2: list[ApiTag] = Field(default_factory=list)
+    security_group_rules: list[ApiRule] | None = None
+    """Gcore lists each group with its rules; None if an answer leaves them out."""
 
     @field_validator("id")
     @classmethod
@@ -336,6 +343,10 @@ class GroupSpec(BaseModel):
     """Gcore project id."""
     region_id: int = Field(gt=0)
     """Gcore region id."""
+    rules: list[dict[str, Any]] | None = None
+    """The group's complete rule set (canonical rules), or None: its rules are not managed."""
+    adopt_id: str | None = None
+    """An existing group to take over instead of creating one."""
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> GroupSpec:
@@ -343,23 +354,33 @@ class GroupSpec(BaseModel):
         return cls.model_validate(state)
 
     def create_body(self) -> dict[str, Any]:
-        """The v2 create body. ``rules`` is ALWAYS sent, empty: omitted, Gcore would apply
-        its default template and open all ingress; the program declares every rule."""
+        """The v2 create body. ``rules`` is ALWAYS sent: the declared set, else empty.
+        Omitted, Gcore would apply its default template and open all ingress."""
         body: dict[str, Any] = {"name": self.name}
         if self.description:
             body["description"] = self.description
         if self.tags:
             body["tags"] = dict(self.tags)
-        body["rules"] = []
+        body["rules"] = [] if self.rules is None else rules_request_body(self.rules)
         return body
 
     def matches(self, group: ApiGroupSummary) -> bool:
-        """True when ``group`` is what this spec would create (name, description, tags)."""
+        """True when ``group`` is what this spec would create (name, description, tags;
+        and the rule set when given, if the list answer shows the group's rules)."""
         return (
             group.name == self.name
             and (group.description or "") == self.description
             and user_tags(group.tags_v2) == self.tags
+            and self.rules_match(group.security_group_rules)
         )
+
+    def rules_match(self, rules: list[ApiRule] | None) -> bool:
+        """True when ``rules`` (a group's, as Gcore lists them) are this spec's set, or
+        when either is not known (rules not managed, or not in the answer)."""
+        if self.rules is None or rules is None:
+            return True
+        live = live_rules_output([rule.model_dump() for rule in rules])
+        return not rules_differ(live, self.rules)
 
 
 def group_outputs(group: ApiGroup, project_id: int, region_id: int) -> dict[str, Any]:

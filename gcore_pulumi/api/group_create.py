@@ -11,8 +11,9 @@ whether the earlier try made the group before posting again:
 2. after a 5xx, a timeout or a dropped connection, wait until every create_security_group
    task of the project and region started since shortly before the POST has ended (a group
    appears only when its task finishes, so "not listed yet" is not "never made");
-3. list the groups with the name again: one with the requested description and tags that
-   was not there before is the earlier try's and is adopted; none means nothing was made,
+3. list the groups with the name again: one with the requested description and tags (and
+   rule set, when the group owns its rules) that was not there before is the earlier try's
+   and is adopted; none means nothing was made,
    so the POST is sent again; more than one is reported, naming them.
 
 A 429 changes nothing and is simply retried. Every step shares the operation's deadline,
@@ -99,7 +100,8 @@ class GroupCreator:
         self._twins = twins
 
     def create(self, spec: GroupSpec) -> CreatedGroup:
-        """Create the group with no rules, exactly once in effect (see the module).
+        """Create the group with its declared rules (none when ``spec.rules`` is None),
+        exactly once in effect (see the module).
 
         Identical groups declared twice in one program are created one after the other: the
         second lists the groups after the first is made, so it counts that group as one that

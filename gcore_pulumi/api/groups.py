@@ -1,5 +1,5 @@
-"""Security groups: read (through the read cache), list, patch and delete; and the one
-way a create records what it made when reading it back fails."""
+"""Security groups: read (through the read cache), list and delete; and the one way a
+create records what it made when reading it back fails. (Updates: ``group_update``.)"""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, TypeVar
 
-from ..errors import GcoreError, NotFoundError
+from ..errors import GcoreError
 from ..group_cache import GroupReadCache
-from ..models import ApiGroup, ApiGroupListPage, ApiGroupPage, ApiGroupSummary, ApiTaskIds
+from ..models import ApiGroup, ApiGroupListPage, ApiGroupPage, ApiGroupSummary
 from ..settings import Settings
 from . import urls
-from .answers import gcore_time, succeeded
+from .answers import gcore_time
 from .tasks import Tasks
 from .transport import PAGE_SIZE, Transport
 
@@ -100,29 +100,6 @@ class Groups:
         groups, first = self._transport.every(ApiGroupPage, path, query)
         wanted = [group for group in groups if name is None or group.name == name]
         return wanted, gcore_time(first)
-
-    def update(
-        self, project_id: int, region_id: int, group_id: str, patch: dict[str, Any]
-    ) -> ApiGroup:
-        """PATCH the group (v2) with ``patch``, wait for its tasks, and read it back.
-        Sending the same PATCH twice is harmless, so it is retried like a GET."""
-        path = urls.group_v2(project_id, region_id, group_id)
-        try:
-            with self._transport.operation():
-                if patch:
-                    response = self._transport.send_repeatable("PATCH", path, patch)
-                    if not succeeded(response):
-                        self._transport.expect(response, "PATCH", path, if_gone=GROUP_GONE)
-                    answer = self._transport.parse(ApiTaskIds, response, "PATCH", path)
-                    for task_id in answer.tasks:
-                        self._tasks.wait(task_id)
-                group = self.get(project_id, region_id, group_id)
-        finally:
-            self.invalidate((project_id, region_id, group_id))
-        if group is None:
-            read = urls.group(project_id, region_id, group_id)
-            raise NotFoundError(404, "GET", read, "the group is gone", hint=GROUP_GONE)
-        return group
 
     def delete(self, project_id: int, region_id: int, group_id: str) -> bool:
         """Delete the group (v1) and with it its rules; False if it was already gone."""

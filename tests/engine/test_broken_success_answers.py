@@ -84,7 +84,7 @@ def test_a_group_create_whose_answer_broke_returns_the_group_it_made(
     assert (outputs["name"], outputs["tags"]) == ("web", {"env": "prod"})
 
 
-@kinds(f"{NOT_JSON}; the stack keeps the old name and tags while Gcore has the new ones")
+@pytest.mark.parametrize("kind", [TRUNCATE, HTML_200])
 def test_a_group_update_whose_answer_broke_leaves_the_stack_saying_what_gcore_has(
     groups: Any, emulator: GcoreEmulator, kind: Any
 ) -> None:
