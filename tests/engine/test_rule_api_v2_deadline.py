@@ -1,6 +1,6 @@
 """v2 rule create: the POST commits but its answer is lost, and the deadline comes while the
 provider waits for the pending rule-create task to settle the ambiguity. The error says
-that an earlier try may have created the rule (docs/reliability.md, Guarantees 4), so the
+that an earlier try may have created the rule (docs/reliability.md, Guarantees 5), so the
 next `up`'s 409 is understood."""
 
 from __future__ import annotations

@@ -58,15 +58,6 @@ def test_every_document_with_commands_is_found() -> None:
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(REPO)))
 def test_no_command_needs_an_activated_virtualenv(doc: Path) -> None:
-    if (
-        doc.name == "README.md"
-        and doc.parent == REPO
-        and BARE_PYTHON.search(doc.read_text(encoding="utf-8"))
-    ):
-        pytest.xfail(
-            "README.md is being rewritten by another helper; its bare `python -m "
-            "gcore_pulumi.testing` commands are fixed in docs-pending/runner.md"
-        )
     bare = [
         c for c in commands(doc)
         if not c.startswith("(activated) ") and BARE_PYTHON.search(c)

@@ -23,8 +23,10 @@ from gcore_pulumi.api.diagnosis import _transport_error
 from gcore_pulumi.client import GcoreClient
 from gcore_pulumi.errors import ConfigurationError, GcoreError
 from gcore_pulumi.models import RuleSpec
+from gcore_pulumi.ownership import owned_by_set_reason
+from gcore_pulumi.rule_set import check_rules
 from gcore_pulumi.schema import Defaults, check_inputs
-from gcore_pulumi.settings import Settings
+from gcore_pulumi.settings import Settings, misspelt_settings
 from gcore_pulumi.tasks import TaskFailedError
 from gcore_pulumi.testing import GcoreEmulator
 from gcore_pulumi.testing.engine import CheckFailedError
@@ -120,6 +122,10 @@ def produced() -> list[str]:
         _settings_error(**{"gcore:baseUrl": "https://api.gcore.com/?x=1"}),
         _settings_error(**{"gcore:ruleApi": "v3"}),
         _settings_error(**{"gcore:baseUrl": "http://gcore.example"}),
+        _settings_error(**{"gcore:projectId": "abc"}),
+        *(str(error) for error in misspelt_settings(["gcore:baseURL"])),
+        owned_by_set_reason(GROUP, "web"),
+        *(reason for _, reason in check_rules([{"direction": "ingress", "port_range_mn": 1}])[1]),
         str(CheckFailedError(URN, checked.failures, checked.inputs)),
         str(CheckFailedError(URN, bad_direction.failures, bad_direction.inputs)),
         str(_transport_error("GET", "/p", refused, "h.example", "h.example:443")),
@@ -182,6 +188,6 @@ def test_readme_quotes_what_the_code_prints(quote: str, messages: list[str]) -> 
 
 def test_the_did_you_mean_examples_are_produced_not_just_found(messages: list[str]) -> None:
     quotes = did_you_mean_quotes()
-    assert len(quotes) == 3
+    assert len(quotes) == 6
     for quote in quotes:
         assert any(_pattern(quote).search(message) for message in messages), quote
