@@ -84,5 +84,7 @@ def asked_where(project_id: int, region_id: int, also: str = "") -> str:
     """The hint of a Gcore 404 on a create: where the create was sent, and what sets that."""
     return (
         f"Asked in project {project_id}, region {region_id}: check gcore:projectId / "
-        f"gcore:regionId or the resource's project_id/region_id{also}"
+        f"gcore:regionId or the resource's project_id/region_id{also}; and that gcore:baseUrl "
+        "is Gcore's API root without a path (Gcore answers the same 404 for a URL it does not "
+        "serve)"
     )

@@ -215,7 +215,7 @@ class Rules:
         try:
             with self._transport.operation():
                 response = self._transport.send("DELETE", path)
-                if self._transport.gone(response, "DELETE", path):
+                if self._groups.rule_gone(key, rule_id, response, path, time.monotonic()):
                     self._owned.discard(rule_id)
                     return False
                 answer = self._transport.expect(response, "DELETE", path)

@@ -32,7 +32,10 @@ TASK_LOOKBACK: Final = timedelta(seconds=60)
 """How long before the POST (by Gcore's clock) a create task may date and still be ours."""
 _LAST_POLL_MARGIN: Final = 0.05
 """The last poll of a task comes this long before the deadline, leaving it time to answer."""
-_TASK_UNKNOWN: Final = "Gcore does not know this task (was it made in another region's API?)"
+_TASK_UNKNOWN: Final = (
+    "Gcore does not know this task (was it made in another region's API?), or gcore:baseUrl "
+    "is not Gcore's API root (Gcore answers the same 404 for a URL it does not serve)"
+)
 
 
 class TaskLost(Exception):

@@ -19,8 +19,8 @@ from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
 from .._version import __version__
-from ..errors import ApiError, TransportError
-from ..settings import Settings
+from ..errors import ApiError, TransportError, UnexpectedAnswerError
+from ..settings import DEFAULT_BASE_URL, Settings
 from . import retry as policy
 from .answers import (
     NOT_GCORE_HINT,
@@ -131,9 +131,11 @@ class Transport:
             )
         raise ApiError.from_status(status, method, path, body, hint=hint)
 
-    def gone(self, response: requests.Response, method: str, path: str) -> bool:
-        """True only for a 404 with Gcore's own error body: only Gcore can say "gone".
-        A 404 from anything else (an HTML page, an empty body) is an error."""
+    def not_found(self, response: requests.Response, method: str, path: str) -> bool:
+        """True for a 404 with Gcore's own error body: Gcore's claim that the URL names
+        nothing, which Gcore makes for a route it does not serve too, so it is a claim to
+        prove (``Groups.gone``), never proof. A 404 from anything else (an HTML page, an
+        empty body) is an error."""
         if gcore_404(response):
             return True
         if response.status_code != 404:
@@ -144,6 +146,29 @@ class Transport:
             path,
             "a 404 without Gcore's error body, so it says nothing about the resource",
         )
+
+    def unproven(
+        self, response: requests.Response, method: str, path: str, why: str, also: str = ""
+    ) -> UnexpectedAnswerError:
+        """The error for Gcore's 404 that could not be proven to be about the resource
+        (``why``): it names gcore:baseUrl and the URL that was tried."""
+        body = gcore_error_body(response) or {}
+        said = body.get("message") or "not found"
+        return UnexpectedAnswerError(
+            404,
+            method,
+            path,
+            f"{said} (not taken as gone: {why}; Gcore answers the same 404 for a URL it "
+            "does not serve)",
+            request_id=_text(body.get("request_id")) or response.headers.get("X-Request-ID"),
+            hint=f"Check gcore:baseUrl ({self._settings.base_url}): it must be Gcore's API root "
+            f"without a path, e.g. {DEFAULT_BASE_URL}{also}. The URL tried was "
+            f"{self.url(path)}",
+        )
+
+    def url(self, path: str) -> str:
+        """The full URL of ``path`` for messages (without its query)."""
+        return self._settings.base_url + path.split("?", 1)[0]
 
     def parse(
         self,
@@ -245,3 +270,7 @@ class Transport:
             retries.wait(response)
         except DeadlineExceeded as stop:
             raise TransportError(method, path, joined(f"gave up: {stop}", hint)) from None
+
+
+def _text(value: object) -> str | None:
+    return str(value) if isinstance(value, (str, int)) and value != "" else None
