@@ -63,10 +63,25 @@ def redirect_reason(response: requests.Response) -> str:
     return f"a redirect ({response.status_code}){where}, which is never followed"
 
 
+class AmbiguousAnswer(Exception):
+    """A write was accepted (2xx) but what it did cannot be read from the answer (its body
+    broken, its task lost): settle it as after a lost answer."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def unexpected(
-    response: requests.Response, method: str, path: str, what: str, hint: str | None = None
+    response: requests.Response,
+    method: str,
+    path: str,
+    what: str,
+    hint: str | None = None,
+    cls: type[UnexpectedAnswerError] = UnexpectedAnswerError,
 ) -> UnexpectedAnswerError:
-    return UnexpectedAnswerError(
+    """An answer that is not what was asked for; ``BrokenAnswerError`` for a broken 2xx."""
+    return cls(
         response.status_code,
         method,
         path,

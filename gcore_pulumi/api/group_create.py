@@ -8,9 +8,10 @@ whether the earlier try made the group before posting again:
 
 1. before the POST, note the ids of the groups that already have the name, and Gcore's
    clock (the answer's Date header);
-2. after a 5xx, a timeout or a dropped connection, wait until every create_security_group
-   task of the project and region started since shortly before the POST has ended (a group
-   appears only when its task finishes, so "not listed yet" is not "never made");
+2. after a 5xx, a timeout, a dropped connection or a 2xx answer broken on the way, wait
+   until every create_security_group task of the project and region started since shortly
+   before the POST has ended (a group appears only when its task finishes, so "not listed
+   yet" is not "never made");
 3. list the groups with the name again: one with the requested description and tags that
    was not there before is the earlier try's and is adopted; none means nothing was made,
    so the POST is sent again; more than one is reported, naming them.
@@ -30,11 +31,11 @@ from ..errors import ApiError, GcoreError, NotFoundError, TransportError
 from ..models import ApiGroup, ApiGroupSummary, GroupSpec
 from ..settings import Settings
 from . import urls
-from .answers import asked_where, succeeded
+from .answers import AmbiguousAnswer, asked_where, succeeded
 from .groups import Groups, read_made
 from .locks import KeyedLocks
 from .retry import DeadlineExceeded, Retries, remaining
-from .tasks import TASK_LOOKBACK, TaskLost, Tasks
+from .tasks import TASK_LOOKBACK, Tasks
 from .transport import Transport
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ class GroupCreator:
             answered = time.monotonic()
             try:
                 group = self._new_group(spec, response, path, answered)
-            except TaskLost as lost:  # accepted, but its outcome unknown: settle
+            except AmbiguousAnswer as lost:  # accepted, but its outcome unknown: settle
                 return _Failed(lost.reason, None)
             if attempt.retried:
                 self._warn_of_late_twins(spec, attempt.known, group.id)

@@ -14,11 +14,11 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from ..errors import GcoreError
+from ..errors import BrokenAnswerError, GcoreError
 from ..models import ApiTask, ApiTaskIds, ApiTaskPage
 from ..tasks import PENDING_STATES, TaskFailedError, TaskPendingError, poll_offsets
 from . import urls
-from .answers import succeeded, unexpected
+from .answers import AmbiguousAnswer, succeeded, unexpected
 from .transport import PAGE_SIZE, Transport
 
 if TYPE_CHECKING:
@@ -38,12 +38,8 @@ _TASK_UNKNOWN: Final = (
 )
 
 
-class TaskLost(Exception):
+class TaskLost(AmbiguousAnswer):
     """A create's task could not be followed: the create is ambiguous."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class Tasks:
@@ -133,8 +129,12 @@ class Tasks:
     def first_of(
         self, response: requests.Response, method: str, path: str, hint: str | None = None
     ) -> str:
-        """The task id that an accepted write answered."""
-        tasks = self._transport.parse(ApiTaskIds, response, method, path, hint).tasks
+        """The task id that an accepted write answered; ``AmbiguousAnswer`` when that
+        answer was broken on the way (the write may have been done)."""
+        try:
+            tasks = self._transport.parse(ApiTaskIds, response, method, path, hint).tasks
+        except BrokenAnswerError as broken:
+            raise AmbiguousAnswer(f"its answer was broken ({broken.message})") from None
         if not tasks:
             raise unexpected(response, method, path, "no task id in the answer", hint)
         return tasks[0]

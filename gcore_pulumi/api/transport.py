@@ -19,7 +19,13 @@ from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
 from .._version import __version__
-from ..errors import ApiError, TransportError, UnexpectedAnswerError
+from ..errors import (
+    ApiError,
+    BrokenAnswerError,
+    CutOffAnswerError,
+    TransportError,
+    UnexpectedAnswerError,
+)
 from ..settings import DEFAULT_BASE_URL, Settings
 from . import retry as policy
 from .answers import (
@@ -29,6 +35,7 @@ from .answers import (
     joined,
     reason,
     redirect_reason,
+    succeeded,
     unexpected,
 )
 from .diagnosis import _transport_error, endpoint
@@ -86,7 +93,20 @@ class Transport:
     # --- one request ------------------------------------------------------------------
 
     def send(self, method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
-        """One request (urllib3 retries GET/DELETE); errors carry no requests internals."""
+        """One request (urllib3 retries GET/DELETE); errors carry no requests internals.
+        A GET whose answer is cut off is sent again, like one whose answer was lost; for
+        other methods a cut-off answer is ``CutOffAnswerError`` (the write's outcome unknown)."""
+        retries: Retries | None = None
+        while True:
+            try:
+                return self._send_once(method, path, body)
+            except CutOffAnswerError as error:
+                if method != "GET":
+                    raise
+                retries = retries or self.retries()
+                self.spend(retries, method, path, error.reason, None)
+
+    def _send_once(self, method: str, path: str, body: dict[str, Any] | None) -> requests.Response:
         try:
             return self.session.request(
                 method,
@@ -98,6 +118,9 @@ class Transport:
         except DeadlineExceeded as stop:
             # urllib3 retries POST only while connecting, so a POST stopped here was not sent
             raise TransportError(method, path, f"gave up: {stop}", maybe_sent=False) from None
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+            why = f"the answer from {self._where} was cut off (its body ended early or broke)"
+            raise CutOffAnswerError(method, path, why) from None
         except requests.RequestException as error:
             raise _transport_error(method, path, error, self._host, self._where) from None
 
@@ -120,7 +143,8 @@ class Transport:
             try:
                 return response.json() if response.content else None
             except ValueError:
-                raise unexpected(response, method, path, "the answer is not JSON", hint) from None
+                what = "the answer is not JSON"
+                raise unexpected(response, method, path, what, hint, BrokenAnswerError) from None
         if 300 <= status < 400:
             raise unexpected(response, method, path, redirect_reason(response), hint)
         body = gcore_error_body(response)
@@ -187,7 +211,8 @@ class Transport:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()[:3]
             )
-            raise unexpected(response, method, path, problems, hint) from None
+            broken = BrokenAnswerError if succeeded(response) else UnexpectedAnswerError
+            raise unexpected(response, method, path, problems, hint, broken) from None
 
     # --- lists and loops ----------------------------------------------------------------
 
