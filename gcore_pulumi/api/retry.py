@@ -5,6 +5,9 @@
 * GET and DELETE are retried by urllib3's ``Retry`` (``PolicyRetry``) on connection errors,
   read timeouts, 429 and 5xx, with capped exponential backoff plus jitter, honouring
   ``Retry-After`` (seconds or HTTP date) up to ``max_retry_after``.
+* Every try, urllib3's own retries included (it retries a refused connection for a POST
+  too), gets timeouts worked out from the time left then (``DeadlineTimeout``), and no try
+  of a POST is made that ``timeouts`` would not allow.
 * A POST (create) is not idempotent and a PATCH wants its task followed, so their loops
   retry by hand; they count their tries against the same policy through ``Retries``, which
   waits exactly as urllib3 would (backoff, jitter, Retry-After, the deadline).
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Final
 
+from urllib3.util import Timeout
 from urllib3.util.retry import RequestHistory, Retry
 
 if TYPE_CHECKING:
@@ -102,6 +106,23 @@ def timeouts(method: str, connect: float, read: float) -> tuple[float, float]:
         return left / 2, left / 2
     connect = min(connect, left - answer)
     return connect, min(read, left - connect)
+
+
+class DeadlineTimeout(Timeout):
+    """The (connect, read) timeouts of one request, worked out afresh from the time left
+    for every try: urllib3 clones its timeout for each try it makes, so its own retries
+    (connect retries, which it makes for a POST too) get timeouts that end by the deadline,
+    and a try of a POST that the deadline rule forbids (``timeouts``) raises
+    ``DeadlineExceeded`` before anything is sent."""
+
+    def __init__(self, method: str, connect: float, read: float) -> None:
+        self._asked = (method, connect, read)  # (Timeout keeps its own _connect and _read)
+        first_connect, first_read = timeouts(method, connect, read)
+        super().__init__(connect=first_connect, read=first_read)
+
+    def clone(self) -> Timeout:
+        connect, read = timeouts(*self._asked)
+        return Timeout(connect=connect, read=read)
 
 
 class PolicyRetry(Retry):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import AbstractContextManager
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 from urllib.parse import urlencode
 
 import requests
@@ -39,7 +39,7 @@ from .answers import (
     unexpected,
 )
 from .diagnosis import _transport_error, endpoint
-from .retry import RETRY_STATUSES, DeadlineExceeded, Retries, _Operation
+from .retry import RETRY_STATUSES, DeadlineExceeded, DeadlineTimeout, Retries, _Operation
 
 log = logging.getLogger("gcore_pulumi")
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -86,6 +86,10 @@ class Transport:
     def timeouts(self, method: str) -> tuple[float, float]:
         return policy.timeouts(method, self._settings.connect_timeout, self._settings.timeout)
 
+    def _timeout(self, method: str) -> DeadlineTimeout:
+        """The timeouts of one request, worked out afresh for each of urllib3's tries."""
+        return DeadlineTimeout(method, self._settings.connect_timeout, self._settings.timeout)
+
     def retries(self) -> Retries:
         """A fresh budget for one hand-run retry loop."""
         return Retries(self.policy)
@@ -112,11 +116,12 @@ class Transport:
                 method,
                 self._settings.base_url + path,
                 json=body,
-                timeout=self.timeouts(method),
+                timeout=cast(Any, self._timeout(method)),  # requests passes it to urllib3
                 allow_redirects=False,
             )
         except DeadlineExceeded as stop:
-            # urllib3 retries POST only while connecting, so a POST stopped here was not sent
+            # raised before a try (DeadlineTimeout) or a wait; urllib3 retries a POST only
+            # after a failed connect, so a POST stopped here was not sent
             raise TransportError(method, path, f"gave up: {stop}", maybe_sent=False) from None
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
             why = f"the answer from {self._where} was cut off (its body ended early or broke)"

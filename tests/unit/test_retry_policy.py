@@ -62,3 +62,23 @@ def test_a_read_may_still_use_the_last_moments_but_not_past_the_deadline() -> No
     assert connect + read <= 0.4 + 1e-6
     with pytest.raises(DeadlineExceeded):
         timeouts(0.0, "DELETE")
+
+
+def test_every_try_urllib3_makes_gets_timeouts_from_the_time_left_then() -> None:
+    # urllib3 clones the request's timeout for each of its tries (connect retries too, for
+    # a POST as well): each clone is worked out from the time left at that moment, and a
+    # POST try that the deadline rule forbids is never made.
+    from gcore_pulumi.api.retry import DeadlineTimeout
+
+    token = _current.set(_Operation(time.monotonic() + 3.0))
+    try:
+        timeout = DeadlineTimeout("POST", 5.0, 60.0)
+        first = timeout.clone()
+        assert first.connect_timeout + first.read_timeout <= 3.0 + 1e-6  # type: ignore[operator]
+        _current.set(_Operation(time.monotonic() + 0.5 * MIN_ANSWER_SECONDS))
+        with pytest.raises(DeadlineExceeded):
+            timeout.clone()
+        get = DeadlineTimeout("GET", 5.0, 60.0).clone()
+        assert get.connect_timeout + get.read_timeout <= 0.5 + 1e-6  # type: ignore[operator]
+    finally:
+        _current.reset(token)
