@@ -34,7 +34,7 @@ from . import urls
 from .answers import AmbiguousAnswer, asked_where, succeeded
 from .groups import Groups, read_made
 from .locks import KeyedLocks
-from .retry import DeadlineExceeded, Retries, remaining
+from .retry import LONG_WAIT, DeadlineExceeded, Retries, remaining
 from .tasks import TASK_LOOKBACK, Tasks
 from .transport import Transport
 
@@ -167,6 +167,14 @@ class GroupCreator:
         # A try that got no answer may not have reached Gcore's task queue yet: watch
         # for it up to two read timeouts (10 s at most) before posting again.
         watch = min(2 * self._settings.timeout, _LATE_WATCH_MAX) if failed.unanswered else 0.0
+        if watch > LONG_WAIT:
+            log.warning(
+                "gcore: POST %s got %s; looking for a group it may have made (up to %.0fs) "
+                "before posting again",
+                path,
+                failed.cause,
+                watch,
+            )
         found = self._made_by_earlier_try(attempt, failed.cause, watch)
         if found is not None:
             log.warning(

@@ -27,8 +27,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Final
 
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 from urllib3.util import Timeout
 from urllib3.util.retry import RequestHistory, Retry
+
+from ..settings import is_loopback
 
 if TYPE_CHECKING:
     import requests
@@ -40,6 +43,8 @@ log = logging.getLogger("gcore_pulumi")
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 MIN_ANSWER_SECONDS: Final = 1.0
 """A POST is sent only if the deadline leaves this long (or the read timeout) for its answer."""
+LONG_WAIT: Final = 2.0
+"""A wait longer than this gets a log line saying what is waited for."""
 _PASSED: Final = "the deadline (gcore:deadline) has passed, so it was not sent"
 
 
@@ -130,9 +135,20 @@ class PolicyRetry(Retry):
     (capped at ``max_retry_after``; works with every urllib3 2.x) and one log line per retry."""
 
     max_retry_after: float = 60.0
+    reach: Reach | None = None
 
-    def increment(self, *args: Any, **kwargs: Any) -> PolicyRetry:
-        new = super().increment(*args, **kwargs)
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Any = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> PolicyRetry:
+        if self.reach is not None and self.reach.hopeless(error, _pool):
+            raise MaxRetryError(_pool, url, error) from error
+        new = super().increment(method, url, response, error, _pool, _stacktrace)
         current = _current.get()
         if current is not None and current.remaining() <= 0:
             raise DeadlineExceeded("the deadline (gcore:deadline) passed while retrying")
@@ -152,6 +168,7 @@ class PolicyRetry(Retry):
     def new(self, **kw: Any) -> PolicyRetry:
         fresh = super().new(**kw)
         fresh.max_retry_after = self.max_retry_after
+        fresh.reach = self.reach
         return fresh
 
     def _budget(self) -> int | str:
@@ -187,8 +204,30 @@ class PolicyRetry(Retry):
             raise DeadlineExceeded(
                 f"the next try would wait {delay:g}s ({why}), past the deadline (gcore:deadline)"
             )
+        if delay > LONG_WAIT:
+            log.warning("gcore: waiting %.0fs (%s) before the next try", delay, why)
         if delay > 0:
             time.sleep(delay)
+
+
+class Reach:
+    """Whether the API has ever answered this process. A refused connection to a loopback
+    address before any answer means nothing listens there (the emulator not started, a
+    wrong port): retrying would only make the user wait, so it is reported at once. Once
+    something answered, a refusal (an emulator restarting) is retried as any other."""
+
+    def __init__(self) -> None:
+        self.answered = False
+
+    def hopeless(self, error: object, pool: object) -> bool:
+        host = getattr(pool, "host", None)
+        return (
+            not self.answered
+            and isinstance(error, NewConnectionError)
+            and isinstance(error.__cause__, ConnectionRefusedError)
+            and isinstance(host, str)
+            and is_loopback(host.strip("[]"))
+        )
 
 
 def policy(settings: Settings) -> PolicyRetry:
@@ -211,6 +250,7 @@ def policy(settings: Settings) -> PolicyRetry:
         raise_on_redirect=False,
     )
     retry.max_retry_after = settings.max_retry_after
+    retry.reach = Reach()
     return retry
 
 

@@ -112,7 +112,7 @@ class Transport:
 
     def _send_once(self, method: str, path: str, body: dict[str, Any] | None) -> requests.Response:
         try:
-            return self.session.request(
+            response = self.session.request(
                 method,
                 self._settings.base_url + path,
                 json=body,
@@ -128,6 +128,9 @@ class Transport:
             raise CutOffAnswerError(method, path, why) from None
         except requests.RequestException as error:
             raise _transport_error(method, path, error, self._host, self._where) from None
+        if self.policy.reach is not None:
+            self.policy.reach.answered = True
+        return response
 
     def expect(
         self,

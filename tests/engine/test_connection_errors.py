@@ -36,6 +36,26 @@ def test_refused_connection_names_host_and_port(
     assert "may have created" not in line  # never sent: nothing to reconcile
 
 
+def test_refused_loopback_is_reported_at_once_with_the_fix(
+    engine: Engine, emulator: GcoreEmulator, group: str
+) -> None:
+    # The emulator not started, or a wrong port: nothing has ever answered there, so the
+    # retries (about 16 s with the default backoff) would only make the user wait.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = stack_config(emulator, **{"gcore:baseUrl": f"http://127.0.0.1:{port}"})
+    del config["gcore:retryBackoff"]  # the default backoff, as a new user has it
+    process = engine(config=config)
+    started = time.monotonic()
+    line = create_error(process, group)
+    took = time.monotonic() - started
+    assert f"127.0.0.1:{port} (connection refused)" in line, line
+    assert "Start the Gcore emulator" in line and f"--port {port}" in line, line
+    assert "gcore:baseUrl" in line, line
+    assert took < 5.0, f"reported after {took:.1f}s"
+
+
 def test_unresolvable_host_is_named_as_a_dns_failure(
     engine: Engine, emulator: GcoreEmulator, group: str
 ) -> None:

@@ -82,3 +82,37 @@ def test_every_try_urllib3_makes_gets_timeouts_from_the_time_left_then() -> None
         assert get.connect_timeout + get.read_timeout <= 0.5 + 1e-6  # type: ignore[operator]
     finally:
         _current.reset(token)
+
+
+def test_a_refused_connection_is_given_up_at_once_only_to_loopback_before_any_answer() -> None:
+    from types import SimpleNamespace
+
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    from gcore_pulumi.api.retry import Reach
+
+    refused = NewConnectionError(None, "Failed to establish a new connection")  # type: ignore[arg-type]
+    refused.__cause__ = ConnectionRefusedError(111, "Connection refused")
+    reach = Reach()
+    assert reach.hopeless(refused, SimpleNamespace(host="127.0.0.1"))
+    assert reach.hopeless(refused, SimpleNamespace(host="localhost"))
+    assert reach.hopeless(refused, SimpleNamespace(host="::1"))
+    assert not reach.hopeless(refused, SimpleNamespace(host="203.0.113.5"))  # retried as now
+    assert not reach.hopeless(ConnectTimeoutError("timed out"), SimpleNamespace(host="127.0.0.1"))
+    reach.answered = True  # something answered before: an emulator restarting is waited for
+    assert not reach.hopeless(refused, SimpleNamespace(host="127.0.0.1"))
+
+
+def test_a_wait_over_two_seconds_says_what_it_waits_for(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from gcore_pulumi.api.retry import PolicyRetry
+
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    with caplog.at_level("WARNING", logger="gcore_pulumi"):
+        PolicyRetry._wait(1.5, "backoff")
+        assert caplog.messages == []
+        PolicyRetry._wait(7.0, "the server's Retry-After")
+    assert slept == [1.5, 7.0]
+    assert caplog.messages == ["gcore: waiting 7s (the server's Retry-After) before the next try"]
