@@ -72,6 +72,11 @@ class AmbiguousAnswer(Exception):
         self.reason = reason
 
 
+def broken_2xx(response: requests.Response, error: UnexpectedAnswerError) -> str:
+    """Why an accepted write's outcome is unknown: its answer broke on the way."""
+    return f"HTTP {response.status_code} with a broken body ({error.message})"
+
+
 def unexpected(
     response: requests.Response,
     method: str,

@@ -167,14 +167,6 @@ class GroupCreator:
         # A try that got no answer may not have reached Gcore's task queue yet: watch
         # for it up to two read timeouts (10 s at most) before posting again.
         watch = min(2 * self._settings.timeout, _LATE_WATCH_MAX) if failed.unanswered else 0.0
-        if watch > LONG_WAIT:
-            log.warning(
-                "gcore: POST %s got %s; looking for a group it may have made (up to %.0fs) "
-                "before posting again",
-                path,
-                failed.cause,
-                watch,
-            )
         found = self._made_by_earlier_try(attempt, failed.cause, watch)
         if found is not None:
             log.warning(
@@ -246,7 +238,8 @@ class GroupCreator:
         it made nothing.
         """
         spec = attempt.spec
-        until = time.monotonic() + watch
+        start = time.monotonic()
+        until, said = start + watch, False
         try:
             while True:
                 self._tasks.wait_out(
@@ -255,8 +248,18 @@ class GroupCreator:
                     )
                 )
                 fresh = self._new_twins(spec, attempt.known)
-                if fresh or time.monotonic() >= until or remaining() < 2 * _WATCH_STEP:
+                now = time.monotonic()
+                if fresh or now >= until or remaining() < 2 * _WATCH_STEP:
                     break
+                if not said and now - start + _WATCH_STEP > LONG_WAIT:
+                    said = True
+                    log.warning(
+                        "gcore: POST %s got %s; still looking for a group it may have made "
+                        "(up to %.0fs more) before posting again",
+                        attempt.path,
+                        cause,
+                        until - now,
+                    )
                 time.sleep(_WATCH_STEP)
         except GcoreError as error:
             raise TransportError(

@@ -21,7 +21,7 @@ from ..models import ApiRule, ApiTaskIds, RuleSpec
 from ..ownership import OwnedRules
 from ..tasks import TaskFailedError, TaskPendingError
 from . import urls
-from .answers import AmbiguousAnswer
+from .answers import AmbiguousAnswer, broken_2xx
 from .groups import GroupKey, Groups, read_made
 from .retry import Retries
 from .tasks import TASK_LOOKBACK, Tasks
@@ -88,7 +88,7 @@ class V1Rules(RuleApi):
         try:
             return self._transport.parse(ApiRule, response, "POST", path, MAYBE_CREATED)
         except BrokenAnswerError as broken:  # the rule may well have been made
-            raise AmbiguousAnswer(f"its answer was broken ({broken.message})") from None
+            raise AmbiguousAnswer(broken_2xx(response, broken)) from None
 
     def before_settling(self, spec: RuleSpec, path: str, since: datetime) -> None:
         """Nothing to wait for: a v1 rule exists as soon as its POST is answered."""

@@ -18,7 +18,7 @@ from ..errors import BrokenAnswerError, GcoreError
 from ..models import ApiTask, ApiTaskIds, ApiTaskPage
 from ..tasks import PENDING_STATES, TaskFailedError, TaskPendingError, poll_offsets
 from . import urls
-from .answers import AmbiguousAnswer, succeeded, unexpected
+from .answers import AmbiguousAnswer, broken_2xx, succeeded, unexpected
 from .transport import PAGE_SIZE, Transport
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ class Tasks:
         try:
             tasks = self._transport.parse(ApiTaskIds, response, method, path, hint).tasks
         except BrokenAnswerError as broken:
-            raise AmbiguousAnswer(f"its answer was broken ({broken.message})") from None
+            raise AmbiguousAnswer(broken_2xx(response, broken)) from None
         if not tasks:
             raise unexpected(response, method, path, "no task id in the answer", hint)
         return tasks[0]
