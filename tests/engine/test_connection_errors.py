@@ -24,12 +24,17 @@ def create_error(process: ProviderProcess, group: str, **fields: object) -> str:
     return last_line
 
 
+def closed_port() -> int:
+    """A loopback port that nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def test_refused_connection_names_host_and_port(
     engine: Engine, emulator: GcoreEmulator, group: str
 ) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port()
     process = engine(config=stack_config(emulator, **{"gcore:baseUrl": f"http://127.0.0.1:{port}"}))
     line = create_error(process, group)
     assert f"could not connect to 127.0.0.1:{port} (connection refused)" in line
@@ -41,9 +46,7 @@ def test_refused_loopback_is_reported_at_once_with_the_fix(
 ) -> None:
     # The emulator not started, or a wrong port: nothing has ever answered there, so the
     # retries (about 16 s with the default backoff) would only make the user wait.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port()
     config = stack_config(emulator, **{"gcore:baseUrl": f"http://127.0.0.1:{port}"})
     del config["gcore:retryBackoff"]  # the default backoff, as a new user has it
     process = engine(config=config)
