@@ -1,16 +1,16 @@
 """Issue 3 soak: up, refresh and destroy N rules through provider processes under API faults.
 
     python benchmarks/soak.py --rules N [--fault-rate 0.2] [--seed S] [--concurrency 8]
-                              [--foreign-every 10] [--broken-answers]
+                              [--foreign-every 10] [--no-broken-answers]
 
 Each command runs in its own provider process (``python -m pulumi.dynamic``, driven by
 ``gcore_pulumi.testing.engine.ProviderProcess`` as the engine drives it), with `concurrency`
 resource operations at a time, against the in-process Gcore emulator, which injects faults of
 every kind (429 with Retry-After, 503, 502, slow answers beyond the read timeout,
 commit_then_502, commit_then_drop, drop) into about `fault-rate` of all requests, POST, GET
-and DELETE alike. With `--broken-answers`, writes (POST, PATCH, DELETE) also meet success
-answers broken on the way after Gcore committed them (commit_then_truncate: a cut-off body;
-commit_then_html_200: a proxy's HTML 200), issue 15.2.
+and DELETE alike; writes (POST, PATCH, DELETE) also meet success answers broken on the way
+after Gcore committed them (commit_then_truncate: a cut-off body; commit_then_html_200: a
+proxy's HTML 200), issue 15.2, unless `--no-broken-answers`.
 
 - before: every `foreign-every`-th requested rule (i % foreign-every == foreign-every - 1) is a
   foreign twin: someone else made a rule identical to it under Gcore's duplicate check (every
@@ -165,7 +165,7 @@ def add_faults(
     rate: float,
     retry_after: str = "1",
     delay: float = SLOW_DELAY,
-    broken_answers: bool = False,
+    broken_answers: bool = True,
 ) -> float:
     """One rule per fault kind, for every method, with equal chances adding up to `rate`;
     with ``broken_answers``, also one per broken-answer kind and write method.
@@ -211,14 +211,14 @@ def run_soak(
     foreign_every: int = 10,
     rule_api: str = "v1",
     duplicate_mode: str = "409",
-    broken_answers: bool = False,
+    broken_answers: bool = True,
 ) -> SoakResult:
     """The whole soak; never raises for a provider failure (it is counted and described).
 
     ``rule_api`` is the provider's ``gcore:ruleApi``; with v2, ``duplicate_mode`` says how the
     emulator refuses a duplicate (a 409 at once, or a task that ends in ERROR).
-    ``broken_answers`` adds success answers broken after Gcore committed the write (issue 15.2)
-    to the faults."""
+    ``broken_answers`` (the default) adds success answers broken after Gcore committed the
+    write (issue 15.2) to the faults."""
     say = log or (lambda _text: None)
     config = dict(SOAK_CONFIG)
     config["gcore:ruleApi"] = rule_api
@@ -384,7 +384,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--broken-answers",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=True,
         help="writes also meet 2xx answers broken after Gcore committed them (a cut-off "
         "body, a proxy's HTML 200)",
     )

@@ -135,6 +135,16 @@ class UnexpectedAnswerError(ApiError):
     default_hint = "Is gcore:baseUrl the Gcore API?"
 
 
+class BrokenAnswerError(UnexpectedAnswerError):
+    """A 2xx whose body is not the JSON Gcore sends (a proxy's page, a body of the wrong
+    shape): Gcore may have done the write, so a write's outcome is unknown, not failed."""
+
+
+class CutOffAnswerError(TransportError):
+    """An answer whose body was cut off on the way (fewer bytes than announced): the
+    request was handled, its outcome unknown."""
+
+
 class RateLimitError(ApiError):
     """429: too many requests, even after waiting as asked."""
 

@@ -155,8 +155,8 @@ class Settings:
     read_cache_seconds: float = 2.0
     task_poll_max: float = 3.0
     """Cap on the wait between two polls of a task (see ``tasks.poll_offsets``)."""
-    task_notice_after: float = 5.0
-    """A task running longer than this gets one diagnostic line."""
+    task_notice_after: float = 2.0
+    """A task running longer than this gets one diagnostic line (no silent wait over ~2 s)."""
 
     @classmethod
     def load(

@@ -63,10 +63,30 @@ def redirect_reason(response: requests.Response) -> str:
     return f"a redirect ({response.status_code}){where}, which is never followed"
 
 
+class AmbiguousAnswer(Exception):
+    """A write was accepted (2xx) but what it did cannot be read from the answer (its body
+    broken, its task lost): settle it as after a lost answer."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def broken_2xx(response: requests.Response, error: UnexpectedAnswerError) -> str:
+    """Why an accepted write's outcome is unknown: its answer broke on the way."""
+    return f"HTTP {response.status_code} with a broken body ({error.message})"
+
+
 def unexpected(
-    response: requests.Response, method: str, path: str, what: str, hint: str | None = None
+    response: requests.Response,
+    method: str,
+    path: str,
+    what: str,
+    hint: str | None = None,
+    cls: type[UnexpectedAnswerError] = UnexpectedAnswerError,
 ) -> UnexpectedAnswerError:
-    return UnexpectedAnswerError(
+    """An answer that is not what was asked for; ``BrokenAnswerError`` for a broken 2xx."""
+    return cls(
         response.status_code,
         method,
         path,
@@ -84,5 +104,7 @@ def asked_where(project_id: int, region_id: int, also: str = "") -> str:
     """The hint of a Gcore 404 on a create: where the create was sent, and what sets that."""
     return (
         f"Asked in project {project_id}, region {region_id}: check gcore:projectId / "
-        f"gcore:regionId or the resource's project_id/region_id{also}"
+        f"gcore:regionId or the resource's project_id/region_id{also}; and that gcore:baseUrl "
+        "is Gcore's API root without a path (Gcore answers the same 404 for a URL it does not "
+        "serve)"
     )

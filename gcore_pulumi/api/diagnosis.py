@@ -99,6 +99,13 @@ def _connect_failure(error: requests.ConnectionError, host: str, where: str) -> 
             f"could not resolve host {host} (DNS): check the host name in gcore:baseUrl and "
             "this machine's DNS"
         )
+    if any(isinstance(c, ConnectionRefusedError) for c in causes) and is_loopback(host):
+        port = where.rsplit(":", 1)[-1]
+        return (
+            f"could not connect to {where} (connection refused): nothing listens there. Start "
+            f"the Gcore emulator on that port (python -m gcore_pulumi.testing --port {port}), "
+            "or check the port in gcore:baseUrl"
+        )
     if any(isinstance(c, ConnectionRefusedError) for c in causes):
         return (
             f"could not connect to {where} (connection refused): nothing listens there; check "

@@ -8,13 +8,14 @@ whether the earlier try made the group before posting again:
 
 1. before the POST, note the ids of the groups that already have the name, and Gcore's
    clock (the answer's Date header);
-2. after a 5xx, a timeout or a dropped connection, wait until every create_security_group
-   task of the project and region started since shortly before the POST has ended (a group
-   appears only when its task finishes, so "not listed yet" is not "never made");
+2. after a 5xx, a timeout, a dropped connection or a 2xx answer broken on the way, wait
+   until every create_security_group task of the project and region started since shortly
+   before the POST has ended (a group appears only when its task finishes, so "not listed
+   yet" is not "never made");
 3. list the groups with the name again: one with the requested description and tags (and
    rule set, when the group owns its rules) that was not there before is the earlier try's
-   and is adopted; none means nothing was made,
-   so the POST is sent again; more than one is reported, naming them.
+   and is adopted; none means nothing was made, so the POST is sent again; more than one is
+   reported, naming them.
 
 A 429 changes nothing and is simply retried. Every step shares the operation's deadline,
 and nothing is sent once it has passed.
@@ -31,11 +32,11 @@ from ..errors import ApiError, GcoreError, NotFoundError, TransportError
 from ..models import ApiGroup, ApiGroupSummary, GroupSpec
 from ..settings import Settings
 from . import urls
-from .answers import asked_where, succeeded
+from .answers import AmbiguousAnswer, asked_where, succeeded
 from .groups import Groups, read_made
 from .locks import KeyedLocks
-from .retry import DeadlineExceeded, Retries, remaining
-from .tasks import TASK_LOOKBACK, TaskLost, Tasks
+from .retry import LONG_WAIT, DeadlineExceeded, Retries, remaining
+from .tasks import TASK_LOOKBACK, Tasks
 from .transport import Transport
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ class GroupCreator:
             answered = time.monotonic()
             try:
                 group = self._new_group(spec, response, path, answered)
-            except TaskLost as lost:  # accepted, but its outcome unknown: settle
+            except AmbiguousAnswer as lost:  # accepted, but its outcome unknown: settle
                 return _Failed(lost.reason, None)
             if attempt.retried:
                 self._warn_of_late_twins(spec, attempt.known, group.id)
@@ -239,7 +240,8 @@ class GroupCreator:
         it made nothing.
         """
         spec = attempt.spec
-        until = time.monotonic() + watch
+        start = time.monotonic()
+        until, said = start + watch, False
         try:
             while True:
                 self._tasks.wait_out(
@@ -248,8 +250,18 @@ class GroupCreator:
                     )
                 )
                 fresh = self._new_twins(spec, attempt.known)
-                if fresh or time.monotonic() >= until or remaining() < 2 * _WATCH_STEP:
+                now = time.monotonic()
+                if fresh or now >= until or remaining() < 2 * _WATCH_STEP:
                     break
+                if not said and now - start + _WATCH_STEP > LONG_WAIT:
+                    said = True
+                    log.warning(
+                        "gcore: POST %s got %s; still looking for a group it may have made "
+                        "(up to %.0fs more) before posting again",
+                        attempt.path,
+                        cause,
+                        until - now,
+                    )
                 time.sleep(_WATCH_STEP)
         except GcoreError as error:
             raise TransportError(

@@ -30,7 +30,7 @@ from ..models import ApiGroup, ApiTaskIds, GroupSpec, user_tags
 from ..rule_set import RULES_KEY, live_rules_output, rules_differ
 from . import urls
 from .answers import succeeded
-from .groups import GROUP_GONE, GroupKey, Groups
+from .groups import GROUP_404, GROUP_GONE, GroupKey, Groups
 from .retry import RETRY_STATUSES
 from .tasks import TASK_LOOKBACK, Tasks
 from .transport import Transport
@@ -124,7 +124,7 @@ class GroupUpdater:
         if response.status_code in RETRY_STATUSES:
             return f"HTTP {response.status_code}", response
         if not succeeded(response):
-            self._transport.expect(response, "PATCH", path, if_gone=GROUP_GONE)
+            self._transport.expect(response, "PATCH", path, if_gone=GROUP_404)
         try:
             answer = self._transport.parse(ApiTaskIds, response, "PATCH", path)
         except GcoreError as broken:  # a 2xx broken on the way: Gcore may have done it

@@ -7,9 +7,9 @@ import json
 import logging
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from ..errors import GcoreError
+from ..errors import ApiError, GcoreError
 from ..group_cache import GroupReadCache
 from ..models import ApiGroup, ApiGroupListPage, ApiGroupPage, ApiGroupSummary
 from ..settings import Settings
@@ -18,12 +18,23 @@ from .answers import gcore_time
 from .tasks import Tasks
 from .transport import PAGE_SIZE, Transport
 
+if TYPE_CHECKING:
+    import requests
+
 log = logging.getLogger("gcore_pulumi")
 T = TypeVar("T")
 
 GROUP_GONE: Final = (
     "The group is gone (deleted outside Pulumi?): `pulumi refresh` drops it from the stack, "
     "then `pulumi up` makes it again"
+)
+GROUP_404: Final = (
+    f"{GROUP_GONE}; or gcore:baseUrl is not Gcore's API root (Gcore answers the same 404 for "
+    "a URL it does not serve): `pulumi refresh` tells the two apart"
+)
+_RULE_ROUTES: Final = (
+    "; or Gcore no longer serves this rule route (gcore:ruleApi v1 is deprecated: try "
+    "gcore:ruleApi v2)"
 )
 _GROUP_IN_USE: Final = (
     "The group is still attached to instances (or ports): detach it from them, or delete "
@@ -44,13 +55,49 @@ class Groups:
         self._cache: GroupReadCache[ApiGroup | None] = GroupReadCache(settings.read_cache_seconds)
 
     def get(self, project_id: int, region_id: int, group_id: str) -> ApiGroup | None:
-        """The group with its rules, read now; None if Gcore says the group is gone."""
-        path = urls.group(project_id, region_id, group_id)
+        """The group with its rules, read now; None only when Gcore proved it gone (``gone``)."""
+        key = (project_id, region_id, group_id)
+        path = urls.group(*key)
         with self._transport.operation():
             response = self._transport.send("GET", path)
-        if self._transport.gone(response, "GET", path):
-            return None
+            if self.gone(key, response, "GET", path):
+                return None
         return self._transport.parse(ApiGroup, response, "GET", path)
+
+    def gone(self, key: GroupKey, response: requests.Response, method: str, path: str) -> bool:
+        """The one decision that a group is gone (its rules with it), from the answer to a
+        request about it. Gcore's 404 is a claim, also made for a route Gcore does not serve
+        (a gcore:baseUrl ending in /cloud): the group is gone only when the group list,
+        asked now, answers 200 without it. Else the 404 is an error naming gcore:baseUrl
+        and the URL tried. One list call per group, shared by the rules read through it."""
+        if not self._transport.not_found(response, method, path):
+            return False
+        project_id, region_id, group_id = key
+        try:
+            listed, _ = self.list(project_id, region_id, None)
+        except GcoreError as error:
+            listing = self._transport.url(urls.groups(project_id, region_id))
+            said = f"answered {error.status}" if isinstance(error, ApiError) else "failed"
+            why = f"the group list ({listing}) {said} too"
+            raise self._transport.unproven(response, method, path, why) from None
+        if any(group.id == group_id for group in listed):
+            why = f"the group list still shows group {group_id}"
+            raise self._transport.unproven(response, method, path, why)
+        return True
+
+    def rule_gone(
+        self, key: GroupKey, rule_id: str, response: requests.Response, path: str, since: float
+    ) -> bool:
+        """The one decision that a rule is gone, after Gcore's 404 to a request for it (see
+        ``gone``): proven by a read of its group, sent after ``since`` (a monotonic time),
+        that answers 200 without the rule, or by its group proven gone. Reads are shared."""
+        if not self._transport.not_found(response, "DELETE", path):
+            return False
+        group = self.fresh(key, since)
+        if group is None or group.find(rule_id) is None:
+            return True
+        why = f"a read of group {key[2]} still shows rule {rule_id}"
+        raise self._transport.unproven(response, "DELETE", path, why, _RULE_ROUTES)
 
     def shared(self, key: GroupKey, reader: Hashable) -> ApiGroup | None:
         """The group, from a read that other readers may share (each reader once)."""
@@ -107,7 +154,7 @@ class Groups:
         try:
             with self._transport.operation():
                 response = self._transport.send("DELETE", path)
-                if self._transport.gone(response, "DELETE", path):
+                if self.gone((project_id, region_id, group_id), response, "DELETE", path):
                     return False
                 in_use = _GROUP_IN_USE if response.status_code == 409 else None
                 body = self._transport.expect(response, "DELETE", path, hint=in_use)

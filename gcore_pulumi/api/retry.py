@@ -5,6 +5,9 @@
 * GET and DELETE are retried by urllib3's ``Retry`` (``PolicyRetry``) on connection errors,
   read timeouts, 429 and 5xx, with capped exponential backoff plus jitter, honouring
   ``Retry-After`` (seconds or HTTP date) up to ``max_retry_after``.
+* Every try, urllib3's own retries included (it retries a refused connection for a POST
+  too), gets timeouts worked out from the time left then (``DeadlineTimeout``), and no try
+  of a POST is made that ``timeouts`` would not allow.
 * A POST (create) is not idempotent and a PATCH wants its task followed, so their loops
   retry by hand; they count their tries against the same policy through ``Retries``, which
   waits exactly as urllib3 would (backoff, jitter, Retry-After, the deadline).
@@ -24,7 +27,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Final
 
+from urllib3.exceptions import MaxRetryError, NewConnectionError
+from urllib3.util import Timeout
 from urllib3.util.retry import RequestHistory, Retry
+
+from ..settings import is_loopback
 
 if TYPE_CHECKING:
     import requests
@@ -36,6 +43,8 @@ log = logging.getLogger("gcore_pulumi")
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 MIN_ANSWER_SECONDS: Final = 1.0
 """A POST is sent only if the deadline leaves this long (or the read timeout) for its answer."""
+LONG_WAIT: Final = 2.0
+"""A wait longer than this gets a log line saying what is waited for."""
 _PASSED: Final = "the deadline (gcore:deadline) has passed, so it was not sent"
 
 
@@ -104,14 +113,42 @@ def timeouts(method: str, connect: float, read: float) -> tuple[float, float]:
     return connect, min(read, left - connect)
 
 
+class DeadlineTimeout(Timeout):
+    """The (connect, read) timeouts of one request, worked out afresh from the time left
+    for every try: urllib3 clones its timeout for each try it makes, so its own retries
+    (connect retries, which it makes for a POST too) get timeouts that end by the deadline,
+    and a try of a POST that the deadline rule forbids (``timeouts``) raises
+    ``DeadlineExceeded`` before anything is sent."""
+
+    def __init__(self, method: str, connect: float, read: float) -> None:
+        self._asked = (method, connect, read)  # (Timeout keeps its own _connect and _read)
+        first_connect, first_read = timeouts(method, connect, read)
+        super().__init__(connect=first_connect, read=first_read)
+
+    def clone(self) -> Timeout:
+        connect, read = timeouts(*self._asked)
+        return Timeout(connect=connect, read=read)
+
+
 class PolicyRetry(Retry):
     """urllib3's Retry plus this provider's overall deadline, its own Retry-After parsing
     (capped at ``max_retry_after``; works with every urllib3 2.x) and one log line per retry."""
 
     max_retry_after: float = 60.0
+    reach: Reach | None = None
 
-    def increment(self, *args: Any, **kwargs: Any) -> PolicyRetry:
-        new = super().increment(*args, **kwargs)
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Any = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> PolicyRetry:
+        if self.reach is not None and self.reach.hopeless(error, _pool):
+            raise MaxRetryError(_pool, url, error) from error
+        new = super().increment(method, url, response, error, _pool, _stacktrace)
         current = _current.get()
         if current is not None and current.remaining() <= 0:
             raise DeadlineExceeded("the deadline (gcore:deadline) passed while retrying")
@@ -131,6 +168,7 @@ class PolicyRetry(Retry):
     def new(self, **kw: Any) -> PolicyRetry:
         fresh = super().new(**kw)
         fresh.max_retry_after = self.max_retry_after
+        fresh.reach = self.reach
         return fresh
 
     def _budget(self) -> int | str:
@@ -166,8 +204,30 @@ class PolicyRetry(Retry):
             raise DeadlineExceeded(
                 f"the next try would wait {delay:g}s ({why}), past the deadline (gcore:deadline)"
             )
+        if delay > LONG_WAIT:
+            log.warning("gcore: waiting %.0fs (%s) before the next try", delay, why)
         if delay > 0:
             time.sleep(delay)
+
+
+class Reach:
+    """Whether the API has ever answered this process. A refused connection to a loopback
+    address before any answer means nothing listens there (the emulator not started, a
+    wrong port): retrying would only make the user wait, so it is reported at once. Once
+    something answered, a refusal (an emulator restarting) is retried as any other."""
+
+    def __init__(self) -> None:
+        self.answered = False
+
+    def hopeless(self, error: object, pool: object) -> bool:
+        host = getattr(pool, "host", None)
+        return (
+            not self.answered
+            and isinstance(error, NewConnectionError)
+            and isinstance(error.__cause__, ConnectionRefusedError)
+            and isinstance(host, str)
+            and is_loopback(host.strip("[]"))
+        )
 
 
 def policy(settings: Settings) -> PolicyRetry:
@@ -190,6 +250,7 @@ def policy(settings: Settings) -> PolicyRetry:
         raise_on_redirect=False,
     )
     retry.max_retry_after = settings.max_retry_after
+    retry.reach = Reach()
     return retry
 
 

@@ -3,7 +3,8 @@ rule that was there before (unless ``adopt_existing``).
 
 POST is not idempotent, so it is retried here rather than by urllib3: 429 and a connection
 that failed before anything was sent are simply retried; after an ambiguous failure
-(timeout, connection dropped after sending, 5xx, a v2 task that could not be followed)
+(timeout, connection dropped after sending, 5xx, a 2xx whose body was cut off or is not
+Gcore's JSON, a v2 task that could not be followed)
 the group is read and a rule matching the request is adopted before anything is posted
 again. With ``gcore:ruleApi`` v2 the POST answers a task and the rule exists when the task
 finishes; everything else is the same for both (``RuleApi`` holds the difference).
@@ -31,12 +32,12 @@ from ..ownership import OwnedRules
 from ..schema import duplicate_key
 from ..tasks import TaskFailedError
 from . import urls
-from .answers import asked_where, gcore_error_body, joined, succeeded, unexpected
+from .answers import AmbiguousAnswer, asked_where, gcore_error_body, joined, succeeded, unexpected
 from .groups import Groups
 from .locks import KeyedLocks
 from .retry import Retries
 from .rules import MAYBE_CREATED, RuleApi
-from .tasks import TASK_LOOKBACK, TaskLost
+from .tasks import TASK_LOOKBACK
 from .transport import Transport
 
 if TYPE_CHECKING:
@@ -192,7 +193,7 @@ class RuleCreator:
                 # refused a duplicate through the task instead of a 409), settle as a 409.
                 message = failed.error or "Security group rule already exists"
                 return self._conflicted(attempt, {"message": message}, failed)
-            except TaskLost as lost:
+            except AmbiguousAnswer as lost:
                 self._retry_or_settle(attempt, lost.reason)
                 return None
         if status == 429:

@@ -11,18 +11,20 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC, abstractmethod
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import ValidationError
 
-from ..errors import ApiError, GcoreError
+from ..errors import ApiError, BrokenAnswerError, CutOffAnswerError, GcoreError
 from ..models import ApiRule, ApiTaskIds, RuleSpec
 from ..ownership import OwnedRules
 from ..tasks import TaskFailedError, TaskPendingError
 from . import urls
+from .answers import AmbiguousAnswer, broken_2xx
 from .groups import GroupKey, Groups, read_made
-from .tasks import Tasks
+from .retry import Retries
+from .tasks import TASK_LOOKBACK, Tasks
 from .transport import Transport
 
 if TYPE_CHECKING:
@@ -53,7 +55,8 @@ class RuleApi(ABC):
     @abstractmethod
     def created(self, spec: RuleSpec, path: str, response: requests.Response) -> ApiRule:
         """The rule that an accepted (2xx) create made. v2: ``TaskFailedError`` when its
-        task made nothing, ``TaskLost`` when the task could not be followed."""
+        task made nothing; ``AmbiguousAnswer`` when the answer was broken or (v2) the task
+        could not be followed."""
 
     @abstractmethod
     def before_settling(self, spec: RuleSpec, path: str, since: datetime) -> None:
@@ -67,6 +70,10 @@ class RuleApi(ABC):
     def deleted(self, key: GroupKey, rule_id: str, path: str, answer: Any) -> None:
         """After a DELETE's 2xx answer: make sure the rule is gone."""
 
+    @abstractmethod
+    def before_confirming(self, key: GroupKey, path: str, since: datetime) -> None:
+        """After a DELETE whose answer broke: let its work end before the group is read."""
+
 
 class V1Rules(RuleApi):
     """``/cloud/v1``: the create answers the rule itself; the delete is done when answered."""
@@ -78,8 +85,10 @@ class V1Rules(RuleApi):
         return spec.request_body()
 
     def created(self, spec: RuleSpec, path: str, response: requests.Response) -> ApiRule:
-        # an answer of the wrong shape may still have made the rule
-        return self._transport.parse(ApiRule, response, "POST", path, MAYBE_CREATED)
+        try:
+            return self._transport.parse(ApiRule, response, "POST", path, MAYBE_CREATED)
+        except BrokenAnswerError as broken:  # the rule may well have been made
+            raise AmbiguousAnswer(broken_2xx(response, broken)) from None
 
     def before_settling(self, spec: RuleSpec, path: str, since: datetime) -> None:
         """Nothing to wait for: a v1 rule exists as soon as its POST is answered."""
@@ -88,6 +97,9 @@ class V1Rules(RuleApi):
         return urls.rule_v1(project_id, region_id, rule_id)
 
     def deleted(self, key: GroupKey, rule_id: str, path: str, answer: Any) -> None:
+        """Nothing to wait for: the rule is gone when the DELETE is answered."""
+
+    def before_confirming(self, key: GroupKey, path: str, since: datetime) -> None:
         """Nothing to wait for: the rule is gone when the DELETE is answered."""
 
 
@@ -182,6 +194,13 @@ class V2Rules(RuleApi):
                 200, "DELETE", path, "Gcore answered no task and the rule is still there"
             )
 
+    def before_confirming(self, key: GroupKey, path: str, since: datetime) -> None:
+        """Wait for the project's rule-delete tasks since ``since`` (one may be ours)."""
+        project_id, region_id, _ = key
+        stamp = since.isoformat(timespec="seconds")
+        pending = self._tasks.pending(project_id, region_id, "delete_security_group_rule", stamp)
+        self._tasks.wait_out(pending)
+
     def _still_there(self, key: GroupKey, rule_id: str) -> bool:
         group = self._groups.get(*key)
         return group is not None and group.find(rule_id) is not None
@@ -208,19 +227,43 @@ class Rules:
         return group.find(rule_id) if group is not None else None
 
     def delete(self, project_id: int, region_id: int, group_id: str, rule_id: str) -> bool:
-        """Delete the rule; False if Gcore says it (or its group) was already gone.
-        A DELETE is safe to send twice, so lost answers are retried."""
+        """Delete the rule; False if Gcore proved it (or its group) already gone. A DELETE
+        is safe to send twice, so lost answers are retried; after an answer broken on the
+        way, a read of the group says whether it was done (``_confirmed``)."""
         key = (project_id, region_id, group_id)
         path = self._api.rule_path(project_id, region_id, group_id, rule_id)
+        retries: Retries | None = None
         try:
             with self._transport.operation():
-                response = self._transport.send("DELETE", path)
-                if self._transport.gone(response, "DELETE", path):
-                    self._owned.discard(rule_id)
-                    return False
-                answer = self._transport.expect(response, "DELETE", path)
-                self._api.deleted(key, rule_id, path, answer)
+                while True:
+                    since = datetime.now(timezone.utc) - TASK_LOOKBACK
+                    try:
+                        response = self._transport.send("DELETE", path)
+                        if self._groups.rule_gone(key, rule_id, response, path, time.monotonic()):
+                            self._owned.discard(rule_id)
+                            return False
+                        answer = self._transport.expect(response, "DELETE", path)
+                    except (BrokenAnswerError, CutOffAnswerError) as broken:
+                        if self._confirmed(key, rule_id, path, since):
+                            break
+                        retries = retries or self._transport.retries()
+                        cause = f"{_why(broken)}, and the rule is still there"
+                        self._transport.spend(retries, "DELETE", path, cause, None)
+                        continue
+                    self._api.deleted(key, rule_id, path, answer)
+                    break
         finally:
             self._groups.invalidate(key)
         self._owned.discard(rule_id)
         return True
+
+    def _confirmed(self, key: GroupKey, rule_id: str, path: str, since: datetime) -> bool:
+        """After a DELETE whose answer broke: True once the rule is gone (v2: after the
+        project's rule-delete tasks since ``since`` have ended), False if it is still there."""
+        self._api.before_confirming(key, path, since)
+        group = self._groups.fresh(key, time.monotonic())
+        return group is None or group.find(rule_id) is None
+
+
+def _why(error: BrokenAnswerError | CutOffAnswerError) -> str:
+    return error.reason if isinstance(error, CutOffAnswerError) else error.message

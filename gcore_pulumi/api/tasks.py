@@ -14,11 +14,11 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from ..errors import GcoreError
+from ..errors import BrokenAnswerError, GcoreError
 from ..models import ApiTask, ApiTaskIds, ApiTaskPage
 from ..tasks import PENDING_STATES, TaskFailedError, TaskPendingError, poll_offsets
 from . import urls
-from .answers import succeeded, unexpected
+from .answers import AmbiguousAnswer, broken_2xx, succeeded, unexpected
 from .transport import PAGE_SIZE, Transport
 
 if TYPE_CHECKING:
@@ -32,15 +32,14 @@ TASK_LOOKBACK: Final = timedelta(seconds=60)
 """How long before the POST (by Gcore's clock) a create task may date and still be ours."""
 _LAST_POLL_MARGIN: Final = 0.05
 """The last poll of a task comes this long before the deadline, leaving it time to answer."""
-_TASK_UNKNOWN: Final = "Gcore does not know this task (was it made in another region's API?)"
+_TASK_UNKNOWN: Final = (
+    "Gcore does not know this task (was it made in another region's API?), or gcore:baseUrl "
+    "is not Gcore's API root (Gcore answers the same 404 for a URL it does not serve)"
+)
 
 
-class TaskLost(Exception):
+class TaskLost(AmbiguousAnswer):
     """A create's task could not be followed: the create is ambiguous."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class Tasks:
@@ -130,8 +129,12 @@ class Tasks:
     def first_of(
         self, response: requests.Response, method: str, path: str, hint: str | None = None
     ) -> str:
-        """The task id that an accepted write answered."""
-        tasks = self._transport.parse(ApiTaskIds, response, method, path, hint).tasks
+        """The task id that an accepted write answered; ``AmbiguousAnswer`` when that
+        answer was broken on the way (the write may have been done)."""
+        try:
+            tasks = self._transport.parse(ApiTaskIds, response, method, path, hint).tasks
+        except BrokenAnswerError as broken:
+            raise AmbiguousAnswer(broken_2xx(response, broken)) from None
         if not tasks:
             raise unexpected(response, method, path, "no task id in the answer", hint)
         return tasks[0]

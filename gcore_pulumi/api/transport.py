@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import AbstractContextManager
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 from urllib.parse import urlencode
 
 import requests
@@ -19,8 +19,14 @@ from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
 from .._version import __version__
-from ..errors import ApiError, TransportError
-from ..settings import Settings
+from ..errors import (
+    ApiError,
+    BrokenAnswerError,
+    CutOffAnswerError,
+    TransportError,
+    UnexpectedAnswerError,
+)
+from ..settings import DEFAULT_BASE_URL, Settings
 from . import retry as policy
 from .answers import (
     NOT_GCORE_HINT,
@@ -29,10 +35,11 @@ from .answers import (
     joined,
     reason,
     redirect_reason,
+    succeeded,
     unexpected,
 )
 from .diagnosis import _transport_error, endpoint
-from .retry import RETRY_STATUSES, DeadlineExceeded, Retries, _Operation
+from .retry import RETRY_STATUSES, DeadlineExceeded, DeadlineTimeout, Retries, _Operation
 
 log = logging.getLogger("gcore_pulumi")
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -79,6 +86,10 @@ class Transport:
     def timeouts(self, method: str) -> tuple[float, float]:
         return policy.timeouts(method, self._settings.connect_timeout, self._settings.timeout)
 
+    def _timeout(self, method: str) -> DeadlineTimeout:
+        """The timeouts of one request, worked out afresh for each of urllib3's tries."""
+        return DeadlineTimeout(method, self._settings.connect_timeout, self._settings.timeout)
+
     def retries(self) -> Retries:
         """A fresh budget for one hand-run retry loop."""
         return Retries(self.policy)
@@ -86,20 +97,40 @@ class Transport:
     # --- one request ------------------------------------------------------------------
 
     def send(self, method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
-        """One request (urllib3 retries GET/DELETE); errors carry no requests internals."""
+        """One request (urllib3 retries GET/DELETE); errors carry no requests internals.
+        A GET whose answer is cut off is sent again, like one whose answer was lost; for
+        other methods a cut-off answer is ``CutOffAnswerError`` (the write's outcome unknown)."""
+        retries: Retries | None = None
+        while True:
+            try:
+                return self._send_once(method, path, body)
+            except CutOffAnswerError as error:
+                if method != "GET":
+                    raise
+                retries = retries or self.retries()
+                self.spend(retries, method, path, error.reason, None)
+
+    def _send_once(self, method: str, path: str, body: dict[str, Any] | None) -> requests.Response:
         try:
-            return self.session.request(
+            response = self.session.request(
                 method,
                 self._settings.base_url + path,
                 json=body,
-                timeout=self.timeouts(method),
+                timeout=cast(Any, self._timeout(method)),  # requests passes it to urllib3
                 allow_redirects=False,
             )
         except DeadlineExceeded as stop:
-            # urllib3 retries POST only while connecting, so a POST stopped here was not sent
+            # raised before a try (DeadlineTimeout) or a wait; urllib3 retries a POST only
+            # after a failed connect, so a POST stopped here was not sent
             raise TransportError(method, path, f"gave up: {stop}", maybe_sent=False) from None
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+            why = f"the answer from {self._where} was cut off (its body ended early or broke)"
+            raise CutOffAnswerError(method, path, why) from None
         except requests.RequestException as error:
             raise _transport_error(method, path, error, self._host, self._where) from None
+        if self.policy.reach is not None:
+            self.policy.reach.answered = True
+        return response
 
     def expect(
         self,
@@ -120,7 +151,8 @@ class Transport:
             try:
                 return response.json() if response.content else None
             except ValueError:
-                raise unexpected(response, method, path, "the answer is not JSON", hint) from None
+                what = "the answer is not JSON"
+                raise unexpected(response, method, path, what, hint, BrokenAnswerError) from None
         if 300 <= status < 400:
             raise unexpected(response, method, path, redirect_reason(response), hint)
         body = gcore_error_body(response)
@@ -131,9 +163,11 @@ class Transport:
             )
         raise ApiError.from_status(status, method, path, body, hint=hint)
 
-    def gone(self, response: requests.Response, method: str, path: str) -> bool:
-        """True only for a 404 with Gcore's own error body: only Gcore can say "gone".
-        A 404 from anything else (an HTML page, an empty body) is an error."""
+    def not_found(self, response: requests.Response, method: str, path: str) -> bool:
+        """True for a 404 with Gcore's own error body: Gcore's claim that the URL names
+        nothing, which Gcore makes for a route it does not serve too, so it is a claim to
+        prove (``Groups.gone``), never proof. A 404 from anything else (an HTML page, an
+        empty body) is an error."""
         if gcore_404(response):
             return True
         if response.status_code != 404:
@@ -144,6 +178,29 @@ class Transport:
             path,
             "a 404 without Gcore's error body, so it says nothing about the resource",
         )
+
+    def unproven(
+        self, response: requests.Response, method: str, path: str, why: str, also: str = ""
+    ) -> UnexpectedAnswerError:
+        """The error for Gcore's 404 that could not be proven to be about the resource
+        (``why``): it names gcore:baseUrl and the URL that was tried."""
+        body = gcore_error_body(response) or {}
+        said = body.get("message") or "not found"
+        return UnexpectedAnswerError(
+            404,
+            method,
+            path,
+            f"{said} (not taken as gone: {why}; Gcore answers the same 404 for a URL it "
+            "does not serve)",
+            request_id=_text(body.get("request_id")) or response.headers.get("X-Request-ID"),
+            hint=f"Check gcore:baseUrl ({self._settings.base_url}): it must be Gcore's API root "
+            f"without a path, e.g. {DEFAULT_BASE_URL}{also}. The URL tried was "
+            f"{self.url(path)}",
+        )
+
+    def url(self, path: str) -> str:
+        """The full URL of ``path`` for messages (without its query)."""
+        return self._settings.base_url + path.split("?", 1)[0]
 
     def parse(
         self,
@@ -162,7 +219,8 @@ class Transport:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()[:3]
             )
-            raise unexpected(response, method, path, problems, hint) from None
+            broken = BrokenAnswerError if succeeded(response) else UnexpectedAnswerError
+            raise unexpected(response, method, path, problems, hint, broken) from None
 
     # --- lists and loops ----------------------------------------------------------------
 
@@ -245,3 +303,7 @@ class Transport:
             retries.wait(response)
         except DeadlineExceeded as stop:
             raise TransportError(method, path, joined(f"gave up: {stop}", hint)) from None
+
+
+def _text(value: object) -> str | None:
+    return str(value) if isinstance(value, (str, int)) and value != "" else None

@@ -4,8 +4,10 @@ what failed, or the project and region used, and never the key."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -24,18 +26,41 @@ def create_error(process: ProviderProcess, group: str, **fields: object) -> str:
     return last_line
 
 
+@contextlib.contextmanager
+def closed_port() -> Iterator[int]:
+    """A loopback port that refuses connections: bound for the whole test but not listening,
+    so no other test (or xdist worker) can start listening on it meanwhile."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield int(held.getsockname()[1])
+
+
 def test_refused_connection_names_host_and_port(
     engine: Engine, emulator: GcoreEmulator, group: str
 ) -> None:
-    # bound but not listening: connections are refused, and no other test (or xdist worker)
-    # can start listening on the port while this one runs
-    with socket.socket() as held:
-        held.bind(("127.0.0.1", 0))
-        port = held.getsockname()[1]
+    with closed_port() as port:
         config = stack_config(emulator, **{"gcore:baseUrl": f"http://127.0.0.1:{port}"})
         line = create_error(engine(config=config), group)
     assert f"could not connect to 127.0.0.1:{port} (connection refused)" in line
     assert "may have created" not in line  # never sent: nothing to reconcile
+
+
+def test_refused_loopback_is_reported_at_once_with_the_fix(
+    engine: Engine, emulator: GcoreEmulator, group: str
+) -> None:
+    # The emulator not started, or a wrong port: nothing has ever answered there, so the
+    # retries (about 16 s with the default backoff) would only make the user wait.
+    with closed_port() as port:
+        config = stack_config(emulator, **{"gcore:baseUrl": f"http://127.0.0.1:{port}"})
+        del config["gcore:retryBackoff"]  # the default backoff, as a new user has it
+        process = engine(config=config)
+        started = time.monotonic()
+        line = create_error(process, group)
+        took = time.monotonic() - started
+    assert f"127.0.0.1:{port} (connection refused)" in line, line
+    assert "Start the Gcore emulator" in line and f"--port {port}" in line, line
+    assert "gcore:baseUrl" in line, line
+    assert took < 5.0, f"reported after {took:.1f}s"
 
 
 def test_unresolvable_host_is_named_as_a_dns_failure(

@@ -40,11 +40,6 @@ CONFIG = {
     "gcore:maxRetries": "10",
     "gcore:connectTimeout": "0.5",
 }
-WHY = (
-    "issue 15 item 4: urllib3's connect retries of a POST ignore the deadline rule: the POST "
-    "is sent with well under 1 s left (seen about 0.4 s) with the first try's read timeout, "
-    "and create returns about 1 s after gcore:deadline"
-)
 
 
 @pytest.fixture
@@ -83,7 +78,6 @@ def start_refusing(proxy: StandIn) -> None:
 
 
 @pytest.mark.parametrize("rule_api", ["v1", "v2"], indirect=True)
-@pytest.mark.xfail(strict=True, reason=WHY)
 def test_no_rule_post_after_refused_connections_with_too_little_time_left(
     engine: Engine, emulator: GcoreEmulator, group: str, proxy: StandIn, rule_api: str
 ) -> None:
@@ -100,7 +94,6 @@ def test_no_rule_post_after_refused_connections_with_too_little_time_left(
         assert live == [] and "gcore:deadline" in str(error)
 
 
-@pytest.mark.xfail(strict=True, reason=WHY)
 def test_no_group_post_after_refused_connections_with_too_little_time_left(
     emulator: GcoreEmulator, proxy: StandIn
 ) -> None:

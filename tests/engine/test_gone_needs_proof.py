@@ -25,7 +25,6 @@ from ..standin import StandIn
 from .conftest import PROJECT, REGION, RULE_APIS, Engine, clean_env, rule_inputs, stack_config
 
 SSH = {"protocol": "tcp", "port_range_min": 22, "port_range_max": 22}
-WRONG_BASE = "issue 15 item 1: a Gcore 404 from a route that does not exist is taken as 'gone'"
 
 
 @pytest.fixture
@@ -99,7 +98,6 @@ def test_the_emulator_answers_gcores_404_body_for_an_unknown_route(
 
 
 @RULE_APIS
-@pytest.mark.xfail(strict=True, reason=f"{WRONG_BASE}: refresh returns id '' (rule dropped)")
 def test_refresh_with_base_url_ending_in_cloud_keeps_the_live_rule(
     engine: Engine, emulator: GcoreEmulator, group: str
 ) -> None:
@@ -111,7 +109,6 @@ def test_refresh_with_base_url_ending_in_cloud_keeps_the_live_rule(
 
 
 @RULE_APIS
-@pytest.mark.xfail(strict=True, reason=f"{WRONG_BASE}: destroy succeeds ('already gone')")
 def test_destroy_with_base_url_ending_in_cloud_does_not_report_the_rule_deleted(
     engine: Engine, emulator: GcoreEmulator, group: str
 ) -> None:
@@ -122,7 +119,6 @@ def test_destroy_with_base_url_ending_in_cloud_does_not_report_the_rule_deleted(
     assert [r["id"] for r in emulator.rules(group)] == [rule_id]  # still open
 
 
-@pytest.mark.xfail(strict=True, reason=f"{WRONG_BASE}: refresh returns id '' (group dropped)")
 def test_refresh_with_base_url_ending_in_cloud_keeps_the_live_group(
     groups: Any, emulator: GcoreEmulator
 ) -> None:
@@ -133,7 +129,6 @@ def test_refresh_with_base_url_ending_in_cloud_keeps_the_live_group(
     assert [g["id"] for g in emulator.groups()] == [group_id]
 
 
-@pytest.mark.xfail(strict=True, reason=f"{WRONG_BASE}: destroy succeeds ('already gone')")
 def test_destroy_with_base_url_ending_in_cloud_does_not_report_the_group_deleted(
     groups: Any, emulator: GcoreEmulator
 ) -> None:
@@ -147,9 +142,6 @@ def test_destroy_with_base_url_ending_in_cloud_does_not_report_the_group_deleted
 # --- the day Gcore removes the deprecated v1 rule routes ------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason=f"{WRONG_BASE}: a 404 to the v1 rule DELETE route counts as deleted"
-)
 def test_a_404_from_a_removed_v1_rule_route_is_not_a_delete(
     engine: Engine, emulator: GcoreEmulator, group: str, proxy: StandIn
 ) -> None:

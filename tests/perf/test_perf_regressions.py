@@ -12,15 +12,24 @@ import pytest
 
 from benchmarks.minimal_provider import MinimalProvider
 from benchmarks.run import (
+    API_KEY,
+    GROUP_PATH,
+    PROJECT,
+    REGION,
     blob_size,
     cold_start,
     interleaved,
     median,
     per_call,
     preview_requests,
+    provider_process,
     refresh_reads,
+    run_parallel,
     scaling_medians,
+    up,
 )
+from gcore_pulumi import SecurityGroupRuleProvider
+from gcore_pulumi.testing import GcoreEmulator
 
 # side by side measurements: one worker runs them one after the other (the other worker's
 # load, like any other load on the machine, falls on both sides of each ratio)
@@ -49,6 +58,25 @@ def test_refresh_reads_each_group_rarely_and_never_stale() -> None:
     reads = refresh_reads(rules=50, threads=12)
     assert reads.stale == []
     assert reads.per_rule <= 0.2, f"{reads.group_gets} group GETs for {reads.rules} reads"
+
+
+def test_proving_a_group_gone_costs_one_list_per_group_not_one_per_rule() -> None:
+    # Issue 15.1: a rule is dropped only once its group is proven gone (a 404, then the
+    # group list without it); the rules of one group share that proof.
+    rules = 30
+    with GcoreEmulator(api_key=API_KEY) as emulator:
+        group = emulator.create_group(PROJECT, REGION)
+        with provider_process(SecurityGroupRuleProvider(), emulator) as process:
+            state = up(process, group, rules)
+        emulator.delete_group(group)
+        lists = f"{GROUP_PATH}{PROJECT}/{REGION}?"
+        before = (emulator.count("GET", GROUP_PATH), emulator.count("GET", lists))
+        with provider_process(SecurityGroupRuleProvider(), emulator) as process:
+            reads, errors = run_parallel(lambda i: process.read(*state[i]), rules, 12)
+        gets = emulator.count("GET", GROUP_PATH) - before[0]
+        listed = emulator.count("GET", lists) - before[1]
+    assert errors == [] and [read.id for read in reads] == [""] * rules
+    assert listed <= 0.2 * rules and gets <= 0.4 * rules, (gets, listed)
 
 
 def test_preview_makes_no_http_requests() -> None:

@@ -1,5 +1,6 @@
-"""Issue 3 soak at CI size: 100 rules up, refreshed and destroyed under ~20% API faults, one in
-ten of them identical to a rule someone else made in the group before the run (issue 8)."""
+"""Issue 3 soak at CI size: 100 rules up, refreshed and destroyed under ~20% API faults (broken
+2xx answers among them, issue 15.2), one in ten of them identical to a rule someone else made
+in the group before the run (issue 8)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ def test_soak_100_rules_under_faults_leaves_no_duplicate_orphan_or_lost_rule(
     assert result.orphans == 0, report
     assert result.failures == [], report
     assert sum(result.faults.values()) > 0, report  # the faults did happen
+    # success answers broken after Gcore committed the write (issue 15.2) are among them
+    assert sum(result.faults.get(k, 0) for k in BROKEN_ANSWER_KINDS) > 0, report
     # foreign twins: each create refused naming the foreign rule, none adopted or touched
     assert result.foreign_twins == 10, report
     assert result.twins_refused == 10, report
@@ -72,36 +75,6 @@ def test_soak_foreign_twins_under_ambiguous_post_failures_are_refused_not_adopte
     ), report  # fmt: skip
     assert (result.existing_after_up, result.duplicates, result.lost, result.orphans) == (
         60, 0, 0, 0,
-    ), report  # fmt: skip
-    assert result.failures == [], report
-    assert result.ok, report
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15 item 2: a 2xx broken after Gcore committed a write is taken as a failure "
-    "(seen at seed 7: orphans after destroy v1 2, v2 1; a POST answered by a proxy's HTML 200 "
-    "fails 'the answer is not JSON' and its rule stays unrecorded; DELETEs with a cut-off body "
-    "fail 'failed: ChunkedEncodingError', with an HTML 200 'not JSON')",
-)
-@pytest.mark.parametrize(("rule_api", "duplicate_mode"), RULE_APIS[:2], ids=["v1", "v2"])
-def test_soak_with_broken_2xx_answers_leaves_no_duplicate_orphan_or_lost_rule(
-    rule_api: str, duplicate_mode: str
-) -> None:
-    # The soak above plus success answers broken on the way after Gcore committed the write
-    # (commit_then_truncate, commit_then_html_200 on POST and DELETE). When issue 15.2 is
-    # fixed, remove the xfail and make broken_answers the soak's default.
-    result = run_soak(rules=100, fault_rate=0.2, seed=7, concurrency=8, retry_after="1",
-                      foreign_every=10, rule_api=rule_api, duplicate_mode=duplicate_mode,
-                      broken_answers=True)  # fmt: skip
-    report = result.report()
-    assert sum(result.faults.get(k, 0) for k in BROKEN_ANSWER_KINDS) > 0, report
-    assert (result.existing_after_up, result.duplicates, result.lost, result.orphans) == (
-        100, 0, 0, 0,
-    ), report  # fmt: skip
-    assert (result.twins_refused, result.foreign_adopted, result.foreign_deleted) == (
-        10, 0, 0,
     ), report  # fmt: skip
     assert result.failures == [], report
     assert result.ok, report

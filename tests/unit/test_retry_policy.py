@@ -62,3 +62,57 @@ def test_a_read_may_still_use_the_last_moments_but_not_past_the_deadline() -> No
     assert connect + read <= 0.4 + 1e-6
     with pytest.raises(DeadlineExceeded):
         timeouts(0.0, "DELETE")
+
+
+def test_every_try_urllib3_makes_gets_timeouts_from_the_time_left_then() -> None:
+    # urllib3 clones the request's timeout for each of its tries (connect retries too, for
+    # a POST as well): each clone is worked out from the time left at that moment, and a
+    # POST try that the deadline rule forbids is never made.
+    from gcore_pulumi.api.retry import DeadlineTimeout
+
+    token = _current.set(_Operation(time.monotonic() + 3.0))
+    try:
+        timeout = DeadlineTimeout("POST", 5.0, 60.0)
+        first = timeout.clone()
+        assert first.connect_timeout + first.read_timeout <= 3.0 + 1e-6  # type: ignore[operator]
+        _current.set(_Operation(time.monotonic() + 0.5 * MIN_ANSWER_SECONDS))
+        with pytest.raises(DeadlineExceeded):
+            timeout.clone()
+        get = DeadlineTimeout("GET", 5.0, 60.0).clone()
+        assert get.connect_timeout + get.read_timeout <= 0.5 + 1e-6  # type: ignore[operator]
+    finally:
+        _current.reset(token)
+
+
+def test_a_refused_connection_is_given_up_at_once_only_to_loopback_before_any_answer() -> None:
+    from types import SimpleNamespace
+
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    from gcore_pulumi.api.retry import Reach
+
+    refused = NewConnectionError(None, "Failed to establish a new connection")  # type: ignore[arg-type]
+    refused.__cause__ = ConnectionRefusedError(111, "Connection refused")
+    reach = Reach()
+    assert reach.hopeless(refused, SimpleNamespace(host="127.0.0.1"))
+    assert reach.hopeless(refused, SimpleNamespace(host="localhost"))
+    assert reach.hopeless(refused, SimpleNamespace(host="::1"))
+    assert not reach.hopeless(refused, SimpleNamespace(host="203.0.113.5"))  # retried as now
+    assert not reach.hopeless(ConnectTimeoutError("timed out"), SimpleNamespace(host="127.0.0.1"))
+    reach.answered = True  # something answered before: an emulator restarting is waited for
+    assert not reach.hopeless(refused, SimpleNamespace(host="127.0.0.1"))
+
+
+def test_a_wait_over_two_seconds_says_what_it_waits_for(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from gcore_pulumi.api.retry import PolicyRetry
+
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    with caplog.at_level("WARNING", logger="gcore_pulumi"):
+        PolicyRetry._wait(1.5, "backoff")
+        assert caplog.messages == []
+        PolicyRetry._wait(7.0, "the server's Retry-After")
+    assert slept == [1.5, 7.0]
+    assert caplog.messages == ["gcore: waiting 7s (the server's Retry-After) before the next try"]
