@@ -26,17 +26,6 @@ HTML_200 = "commit_then_html_200"
 TRUNCATE = "commit_then_truncate"
 
 
-def kinds(fails_today: str) -> Any:
-    """Both broken answers; the HTML 200 fails today (``fails_today`` says how)."""
-    return pytest.mark.parametrize(
-        "kind",
-        [
-            TRUNCATE,
-            pytest.param(HTML_200, marks=pytest.mark.xfail(strict=True, reason=fails_today)),
-        ],
-    )
-
-
 @pytest.fixture
 def groups(emulator: GcoreEmulator) -> Iterator[Any]:
     started: list[ProviderProcess] = []
