@@ -276,7 +276,8 @@ def test_adopt_id_of_a_missing_group_fails_naming_it_and_creates_nothing(
         "check adopt_id"
     ) in caught.value.details
     assert emulator.groups() == []
-    assert [c[0] for c in calls(emulator)] == ["GET"]
+    # the group's 404, then the group list proving it gone (a 404 alone proves nothing); no write
+    assert [c[0] for c in calls(emulator)] == ["GET", "GET"]
     bad = process.check({"name": "web", "adopt_id": "web"})
     assert [key for key, _ in bad.failures] == ["adopt_id"]
 
