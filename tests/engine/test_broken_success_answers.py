@@ -21,7 +21,6 @@ from gcore_pulumi.testing.engine import ProviderProcess
 from .conftest import Engine, clean_env, rule_inputs, stack_config
 
 SSH = {"protocol": "tcp", "port_range_min": 22, "port_range_max": 22}
-NOT_JSON = "issue 15 item 2: a 2xx that is not JSON fails with 'the answer is not JSON'"
 HTML_200 = "commit_then_html_200"
 TRUNCATE = "commit_then_truncate"
 
