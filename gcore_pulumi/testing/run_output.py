@@ -1,0 +1,226 @@
+"""How the program runner prints: values, inputs on one line, drift, errors, and every secret
+value masked as ``[secret]`` wherever it would appear."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from collections.abc import Collection, Mapping
+from contextlib import suppress
+from typing import Any, Final, TextIO
+
+from pulumi.runtime import rpc
+
+from .engine import PROVIDER_KEY, CheckFailedError, ProviderRpcError
+from .mocks import MockedResource
+from .run_report import Refreshed
+
+__all__ = [
+    "SECRET_SHOWN",
+    "Printer",
+    "as_text",
+    "changes",
+    "delete_hint",
+    "drift_text",
+    "error_line",
+    "fields",
+    "is_secret",
+    "label",
+    "secret_strings",
+]
+
+SECRET_SHOWN: Final = "[secret]"
+
+
+def _shown(value: Any) -> Any:
+    """A value as it is printed: whole floats as integers (numbers travel as floats)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _shown(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shown(v) for v in value]
+    return value
+
+
+def as_text(value: Any) -> str:
+    shown = _shown(value)
+    return shown if isinstance(shown, str) else json.dumps(shown, sort_keys=True, default=str)
+
+
+def error_line(exc: BaseException) -> str:
+    """An exception in one line; a provider's traceback by its last line (the exception);
+    Check failures as the CLI words them, ``; ``-separated."""
+    if isinstance(exc, ProviderRpcError):
+        lines = [line.strip() for line in exc.details.splitlines() if line.strip()]
+        return f"{exc.method} failed: {lines[-1] if lines else exc.code}"
+    if isinstance(exc, CheckFailedError):
+        return "; ".join(
+            f"property {prop} value {as_text(exc.inputs.get(prop))} has a problem: {reason}"
+            if prop
+            else f"has a problem: {reason}"
+            for prop, reason in exc.failures
+        )
+    return " ".join((str(exc).strip() or type(exc).__name__).split())
+
+
+def _forms(secrets: Collection[str]) -> set[str]:
+    """Each secret, and each as it appears inside printed JSON (quotes, backslashes and
+    non-ASCII characters escaped)."""
+    return {
+        form
+        for secret in secrets
+        if secret
+        for form in (
+            secret,
+            json.dumps(secret)[1:-1],
+            json.dumps(secret, ensure_ascii=False)[1:-1],
+        )
+    }
+
+
+class Printer:
+    """Writes to the output stream with every secret value replaced by ``[secret]``."""
+
+    def __init__(self, out: TextIO, secrets: Collection[str]) -> None:
+        self._out = out
+        # Longest first, so a secret containing another is replaced whole.
+        self._secrets = sorted(_forms(secrets), key=len, reverse=True)
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def add_secrets(self, secrets: Collection[str]) -> None:
+        """Hide these values too from now on (a program's secret inputs, once they are known)."""
+        forms = _forms(secrets)
+        with self._lock:
+            self._secrets = sorted(set(self._secrets) | forms, key=len, reverse=True)
+
+    def hide(self, text: str) -> str:
+        """``text`` as it is printed: every secret replaced."""
+        with self._lock:
+            secrets = list(self._secrets)
+        for secret in secrets:
+            text = text.replace(secret, SECRET_SHOWN)
+        return text
+
+    def __call__(self, text: str = "") -> None:
+        text = self.hide(text)
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                self._out.write(text + "\n")
+                self._out.flush()
+            except (OSError, ValueError):
+                # The reader went away (`... | head`, a closed terminal): stop printing, but
+                # finish the run, so that the destroy still deletes what was created.
+                self._closed = True
+                _silence(self._out)
+
+
+def _silence(out: TextIO) -> None:
+    """Point a dead standard stream at /dev/null, so that the interpreter's own flush at exit
+    does not fail on it again."""
+    if out not in (sys.stdout, sys.stderr):
+        return
+    with suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        os.close(devnull)
+
+
+def label(resource: MockedResource) -> str:
+    return f"{resource.type_token}  {resource.name}"
+
+
+def is_secret(value: Any) -> bool:
+    if rpc.is_rpc_secret(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(is_secret(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(is_secret(v) for v in value)
+    return False
+
+
+def secret_strings(value: Any) -> list[str]:
+    """Every string (and the JSON of every other scalar) inside a secret value."""
+    if rpc.is_rpc_secret(value):
+        value = value.get("value")
+    if isinstance(value, Mapping):
+        return [s for v in value.values() for s in secret_strings(v)]
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in secret_strings(v)]
+    if value is None or isinstance(value, bool):
+        return []
+    return [value if isinstance(value, str) else json.dumps(_shown(value))]
+
+
+def _compact(value: Any) -> str:
+    shown = _shown(value)
+    if isinstance(shown, str):
+        return shown if shown and not any(c.isspace() for c in shown) else json.dumps(shown)
+    return json.dumps(shown, sort_keys=True, default=str, separators=(",", ":"))
+
+
+#: Shown first, in this order; a rule's port range as one ``ports=``.
+_FIRST: Final = ("name", "direction", "ethertype", "protocol", "ports")
+#: Where the resource lives: shown with --show-outputs only.
+_PLACE: Final = frozenset({"project_id", "region_id"})
+
+
+def fields(props: Mapping[str, Any], secret_keys: Collection[str]) -> str:
+    """The inputs that say something, ``key=value`` on one line: secrets masked; None, empty
+    and false values, the project and region and the pickled provider left out."""
+    values = {
+        key: value
+        for key, value in props.items()
+        if key != PROVIDER_KEY and key not in _PLACE and value not in (None, False, "", [], {})
+    }
+    low, high = values.get("port_range_min"), values.get("port_range_max")
+    if low is not None and not ({"port_range_min", "port_range_max"} & set(secret_keys)):
+        del values["port_range_min"]
+        values.pop("port_range_max", None)
+        values["ports"] = _shown(low) if high in (None, low) else f"{_shown(low)}-{_shown(high)}"
+    order = [k for k in _FIRST if k in values] + sorted(k for k in values if k not in _FIRST)
+    parts = [f"{k}={SECRET_SHOWN if k in secret_keys else _compact(values[k])}" for k in order]
+    return " ".join(parts) or "(no inputs)"
+
+
+def delete_hint(resource: MockedResource, config: Mapping[str, str]) -> str:
+    """How to delete a left-behind Gcore resource without the Pulumi CLI: one curl command
+    (the API key from $GCORE_API_KEY, never printed)."""
+    base = (config.get("gcore:baseUrl") or "https://api.gcore.com").rstrip("/")
+    project = _shown(resource.outputs.get("project_id") or config.get("gcore:projectId") or "P")
+    region = _shown(resource.outputs.get("region_id") or config.get("gcore:regionId") or "R")
+    kind = resource.type_token.rsplit(":", 1)[-1]
+    route = {"SecurityGroupRule": "securitygrouprules", "SecurityGroup": "securitygroups"}
+    if kind not in route:
+        return "delete it where it was made (it is not a Gcore security group or rule)"
+    return (
+        f'curl -X DELETE -H "Authorization: APIKey $GCORE_API_KEY" '
+        f"{base}/cloud/v1/{route[kind]}/{project}/{region}/{resource.id}"
+    )
+
+
+def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    return {
+        key: (before.get(key), after.get(key))
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    }
+
+
+def drift_text(found: Refreshed, secret_keys: Collection[str] = ()) -> str:
+    if not found.changes:
+        return "no drift"
+    parts = [
+        f"{key}: {SECRET_SHOWN} -> {SECRET_SHOWN} (changed)"
+        if key in secret_keys
+        else f"{key}: {json.dumps(_shown(old), default=str)} -> "
+        f"{json.dumps(_shown(new), default=str)}"
+        for key, (old, new) in found.changes.items()
+    ]
+    return "drift: " + "; ".join(parts)
