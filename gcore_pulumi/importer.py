@@ -15,19 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, TextIO
 
 from .rule_set import live_rules_output
+from .schema import BODY_KEYS
 
 PROG: Final = "python -m gcore_pulumi import-group"
-
-_RULE_FIELDS: Final = (
-    "direction",
-    "ethertype",
-    "protocol",
-    "port_range_min",
-    "port_range_max",
-    "remote_ip_prefix",
-    "remote_group_id",
-    "description",
-)
 
 
 def resource_name(group_name: str) -> str:
@@ -49,7 +39,7 @@ def _rule_line(rule: Mapping[str, Any]) -> str:
     """One rule as ``SecurityGroupRulesArgs(...)``: every field that has a value (ethertype
     and protocol always), strings as Python literals (safe for any text)."""
     fields = []
-    for key in _RULE_FIELDS:
+    for key in BODY_KEYS:
         value = rule.get(key)
         if value is None or (key == "description" and value == ""):
             continue
