@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gcore_pulumi import SecurityGroupRuleProvider
+from gcore_pulumi import SecurityGroupProvider, SecurityGroupRuleProvider
 from gcore_pulumi.testing import GcoreEmulator
 from gcore_pulumi.testing.engine import ProviderProcess
 
@@ -76,3 +76,23 @@ def rule_inputs(group: str, **fields: Any) -> dict[str, Any]:
     inputs: dict[str, Any] = {"group_id": group, "direction": "ingress"}
     inputs.update(fields)
     return inputs
+
+
+Groups = Callable[..., ProviderProcess]
+
+
+@pytest.fixture
+def groups(emulator: GcoreEmulator) -> Iterator[Groups]:
+    """Start a provider process for SecurityGroup resources, configured like `pulumi up`."""
+    started: list[ProviderProcess] = []
+
+    def start(**overrides: str) -> ProviderProcess:
+        process = ProviderProcess(SecurityGroupProvider(), env=clean_env())
+        process.start()
+        started.append(process)
+        process.configure(stack_config(emulator, **overrides), secret_keys=["gcore:apiKey"])
+        return process
+
+    yield start
+    for process in started:
+        process.stop()

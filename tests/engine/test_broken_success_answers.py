@@ -9,36 +9,17 @@ leave the stack saying what Gcore has. Driven over gRPC as the engine does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from gcore_pulumi import SecurityGroupProvider
 from gcore_pulumi.testing import GcoreEmulator
-from gcore_pulumi.testing.engine import ProviderProcess
 
-from .conftest import Engine, clean_env, rule_inputs, stack_config
+from .conftest import Engine, rule_inputs
 
 SSH = {"protocol": "tcp", "port_range_min": 22, "port_range_max": 22}
 HTML_200 = "commit_then_html_200"
 TRUNCATE = "commit_then_truncate"
-
-
-@pytest.fixture
-def groups(emulator: GcoreEmulator) -> Iterator[Any]:
-    started: list[ProviderProcess] = []
-
-    def start(**overrides: str) -> ProviderProcess:
-        process = ProviderProcess(SecurityGroupProvider(), env=clean_env())
-        process.start()
-        started.append(process)
-        process.configure(stack_config(emulator, **overrides), secret_keys=["gcore:apiKey"])
-        return process
-
-    yield start
-    for process in started:
-        process.stop()
 
 
 def user_tags(group: dict[str, Any]) -> dict[str, str]:

@@ -17,12 +17,11 @@ from typing import Any
 import pytest
 import requests
 
-from gcore_pulumi import SecurityGroupProvider
 from gcore_pulumi.testing import GcoreEmulator
-from gcore_pulumi.testing.engine import ProviderProcess, ProviderRpcError
+from gcore_pulumi.testing.engine import ProviderRpcError
 
 from ..standin import StandIn
-from .conftest import PROJECT, REGION, RULE_APIS, Engine, clean_env, rule_inputs, stack_config
+from .conftest import PROJECT, REGION, RULE_APIS, Engine, rule_inputs
 
 SSH = {"protocol": "tcp", "port_range_min": 22, "port_range_max": 22}
 
@@ -31,23 +30,6 @@ SSH = {"protocol": "tcp", "port_range_min": 22, "port_range_max": 22}
 def proxy(emulator: GcoreEmulator) -> Iterator[StandIn]:
     with StandIn(emulator.base_url) as standin:
         yield standin
-
-
-@pytest.fixture
-def groups(emulator: GcoreEmulator) -> Iterator[Any]:
-    """Provider processes for SecurityGroup resources (one per CLI command)."""
-    started: list[ProviderProcess] = []
-
-    def start(**overrides: str) -> ProviderProcess:
-        process = ProviderProcess(SecurityGroupProvider(), env=clean_env())
-        process.start()
-        started.append(process)
-        process.configure(stack_config(emulator, **overrides), secret_keys=["gcore:apiKey"])
-        return process
-
-    yield start
-    for process in started:
-        process.stop()
 
 
 def create_rule(engine: Engine, group: str) -> tuple[str, dict[str, Any]]:

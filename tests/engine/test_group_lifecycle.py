@@ -3,38 +3,18 @@ update, destroy, and `.get()` reads. Each CLI command gets its own provider proc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from gcore_pulumi import SecurityGroupProvider, SecurityGroupRuleProvider
+from gcore_pulumi import SecurityGroupRuleProvider
 from gcore_pulumi.testing import GcoreEmulator
 from gcore_pulumi.testing.engine import UNKNOWN, ProviderProcess, ProviderRpcError
 
-from .conftest import PROJECT, REGION, clean_env, stack_config
+from .conftest import PROJECT, REGION, Groups, clean_env, stack_config
 
 GROUP_TYPE = "pulumi-python:dynamic/gcore:SecurityGroup"
 V2 = f"/cloud/v2/security_groups/{PROJECT}/{REGION}"
-
-Groups = Callable[..., ProviderProcess]
-
-
-@pytest.fixture
-def groups(emulator: GcoreEmulator) -> Iterator[Groups]:
-    """Start a provider process for SecurityGroup resources, configured like `pulumi up`."""
-    started: list[ProviderProcess] = []
-
-    def start(**overrides: str) -> ProviderProcess:
-        process = ProviderProcess(SecurityGroupProvider(), env=clean_env())
-        process.start()
-        started.append(process)
-        process.configure(stack_config(emulator, **overrides), secret_keys=["gcore:apiKey"])
-        return process
-
-    yield start
-    for process in started:
-        process.stop()
 
 
 def urn(process: ProviderProcess, name: str = "web") -> str:

@@ -8,35 +8,15 @@ Driven over gRPC.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from gcore_pulumi import SecurityGroupProvider
 from gcore_pulumi.testing import GcoreEmulator
-from gcore_pulumi.testing.engine import ProviderProcess, ProviderRpcError
-
-from .conftest import clean_env, stack_config
+from gcore_pulumi.testing.engine import ProviderRpcError
 
 OLD = {"name": "web", "description": "front", "tags": {"env": "prod", "team": "a"}}
 NEW = {"name": "web-2", "description": "front door", "tags": {"env": "dev", "new": "1"}}
-
-
-@pytest.fixture
-def groups(emulator: GcoreEmulator) -> Iterator[Any]:
-    started: list[ProviderProcess] = []
-
-    def start(**overrides: str) -> ProviderProcess:
-        process = ProviderProcess(SecurityGroupProvider(), env=clean_env())
-        process.start()
-        started.append(process)
-        process.configure(stack_config(emulator, **overrides), secret_keys=["gcore:apiKey"])
-        return process
-
-    yield start
-    for process in started:
-        process.stop()
 
 
 def as_stack_says(group: dict[str, Any]) -> dict[str, Any]:
