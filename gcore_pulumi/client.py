@@ -12,8 +12,9 @@ Each public method hands its work to one module of ``api/``, which holds the how
 * ``rules``: the v1 and v2 rule endpoints as one ``RuleApi``, rule reads and deletes;
 * ``rule_create`` and ``group_create``: creates that happen exactly once in effect.
 
-DELETE treats a 404 with Gcore's error body as success: the rule (or its group) is already
-gone. The modules import ``requests`` and ``pydantic``; this module is imported lazily (at
+Gone needs proof: a 404 with Gcore's error body counts as "already gone" only when a read of
+the parent (the group for a rule, the group list for a group) answers 200 without it
+(``groups``); anything else is an error naming ``gcore:baseUrl``. The modules import ``requests`` and ``pydantic``; this module is imported lazily (at
 the first call to Gcore), so a preview that sends nothing never loads them.
 """
 
