@@ -3,8 +3,8 @@
 ``SecurityGroup`` and ``SecurityGroupRule`` are the resources; ``SecurityGroupProvider`` and
 ``SecurityGroupRuleProvider`` the dynamic providers behind them; ``get_security_group`` and
 ``get_security_group_output`` look up an existing group, ``get_security_groups`` and
-``get_security_groups_output`` every group matching a name or tags. The offline Gcore API emulator lives
-in ``gcore_pulumi.testing``.
+``get_security_groups_output`` every group matching a name or tags. The offline Gcore API
+emulator lives in ``gcore_pulumi.testing``.
 """
 
 from ._version import __version__

@@ -14,8 +14,10 @@ Each public method hands its work to one module of ``api/``, which holds the how
 
 Gone needs proof: a 404 with Gcore's error body counts as "already gone" only when a read of
 the parent (the group for a rule, the group list for a group) answers 200 without it
-(``groups``); anything else is an error naming ``gcore:baseUrl``. The modules import ``requests`` and ``pydantic``; this module is imported lazily (at
-the first call to Gcore), so a preview that sends nothing never loads them.
+(``groups``); anything else is an error naming ``gcore:baseUrl``.
+
+The modules import ``requests`` and ``pydantic``; this module is imported lazily (at the
+first call to Gcore), so a preview that sends nothing never loads them.
 """
 
 from __future__ import annotations
