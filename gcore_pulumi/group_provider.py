@@ -56,6 +56,8 @@ class SecurityGroupProvider(ConfiguredProvider):
         group. Whether the group owns its rules (``rules`` given) is recorded, so that a
         SecurityGroupRule on it is refused in this run (see ownership.py)."""
         self._rt().rule_sets.record(id_, news.get("name"), news.get(RULES_KEY))
+        if news.get(RULES_KEY) is not None:  # what the set holds, as the state last saw it
+            self._rt().rule_sets.hold(id_, olds.get(RULES_KEY))
         result = diff_group(olds, news, self._rt().defaults)
         return DiffResult(
             changes=result.changed,
@@ -77,7 +79,9 @@ class SecurityGroupProvider(ConfiguredProvider):
         else:
             group = client.create_group(spec).group
         self._rt().rule_sets.record(group.id, spec.name, spec.rules)
-        return CreateResult(group.id, _outputs(group, spec))
+        outputs = _outputs(group, spec)
+        self._rt().rule_sets.hold(group.id, outputs.get(RULES_KEY))
+        return CreateResult(group.id, outputs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Read the group; gone means an empty id. Live name, description and tags become
@@ -111,6 +115,7 @@ class SecurityGroupProvider(ConfiguredProvider):
         if managed:
             outputs[RULES_KEY] = _live_rules(group)
             self._rt().rule_sets.claim(group.id, outputs["name"])
+            self._rt().rule_sets.hold(group.id, outputs[RULES_KEY])
         if refresh and (
             canonical_group_state(outputs, defaults) == canonical_group_state(props, defaults)
         ):
@@ -133,7 +138,9 @@ class SecurityGroupProvider(ConfiguredProvider):
         self._rt().rule_sets.record(id_, spec.name, spec.rules)
         patch = group_patch(old, spec.model_dump())
         group = self._rt().client().update_group(spec.project_id, spec.region_id, id_, patch)
-        return UpdateResult(_outputs(group, spec))
+        outputs = _outputs(group, spec)
+        self._rt().rule_sets.hold(id_, outputs.get(RULES_KEY))
+        return UpdateResult(outputs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """Delete the group (its rules go with it); one already gone counts as deleted."""

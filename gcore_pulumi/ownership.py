@@ -17,8 +17,11 @@ Pure bookkeeping, no I/O, so ``diff`` can record what it sees.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
+from typing import Any
 
 from .errors import GcoreError
+from .rule_set import canonical_rule, rule_key
 
 
 class OwnedRules:
@@ -72,11 +75,18 @@ class RuleSetOwners:
     ``update``. The engine runs a group's steps before those of a ``SecurityGroupRule``
     whose ``group_id`` is that group's output, so the rule's ``check`` and ``create`` see
     the record. Pure bookkeeping, no I/O.
+
+    It also knows which rules each owned set holds (``hold``: the live rules after the
+    group's create, update or read, or the state's in ``diff``), by id and by Gcore's
+    duplicate key. A ``SecurityGroupRule`` moved into the set in one ``up`` is deleted by the
+    engine AFTER the group's PATCH kept that very rule: its delete must leave it
+    (``keeps``), or the rule the set declares would be gone.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._names: dict[str, str] = {}
+        self._held: dict[str, tuple[frozenset[str], frozenset[tuple[Any, ...]]]] = {}
 
     def claim(self, group_id: str, name: object) -> None:
         """The group's ``rules`` input is given: it owns every rule in it."""
@@ -89,6 +99,38 @@ class RuleSetOwners:
         if group_id:
             with self._lock:
                 self._names.pop(group_id.lower(), None)
+                self._held.pop(group_id.lower(), None)
+
+    def hold(self, group_id: str, rules: object) -> None:
+        """The owned set's rules as Gcore (or the state) holds them: canonical rules, each
+        with its ``id``. Anything but a list (unknown, omitted) records nothing."""
+        if not group_id or not isinstance(rules, list | tuple):
+            return
+        known = [canonical_rule(rule) for rule in rules if isinstance(rule, Mapping)]
+        ids = frozenset(str(rule["id"]) for rule in known if rule.get("id"))
+        keys = frozenset(rule_key(rule) for rule in known)
+        with self._lock:
+            self._held[group_id.lower()] = (ids, keys)
+
+    def keeps(self, group_id: object, rule_id: str, rule: Mapping[str, Any]) -> str | None:
+        """Why a delete of this rule (id and fields, from a ``SecurityGroupRule``'s state)
+        must leave it: a set owns its group and holds it (same id, or the same duplicate key
+        under a new id: Gcore holds no two such rules, so the old one is gone). Else None."""
+        if not isinstance(group_id, str):
+            return None
+        with self._lock:
+            name = self._names.get(group_id.lower())
+            ids, keys = self._held.get(group_id.lower(), (frozenset(), frozenset()))
+        if name is None:
+            return None
+        if rule_id.lower() in ids:
+            held = "holds it"
+        elif rule_key(canonical_rule({k: v for k, v in rule.items() if k != "id"})) in keys:
+            held = "holds the same rule (Gcore gave it a new id)"
+        else:
+            return None
+        named = f"{name!r} ({group_id})" if name else group_id
+        return f"the rule set of security group {named} (its SecurityGroup's rules input) {held}"
 
     def record(self, group_id: str, name: object, rules: object) -> None:
         """Claim when ``rules`` is given (a list or not yet known), release when omitted."""
