@@ -147,6 +147,75 @@ class RuleSetOwners:
             return self._names.get(group_id.lower())
 
 
+class ManagedGroups:
+    """Groups that a ``SecurityGroup`` of this process manages, by id (lowercase), with the
+    group's name for messages: recorded by ``diff`` (unless the group is replaced), ``read``
+    of a resource's state (refresh; not ``SecurityGroup.get``), ``create`` and ``update``.
+
+    A create with ``adopt_id`` of a group another resource manages is refused: the two
+    would undo each other's changes, and destroying either would delete the group under the
+    other. ``adopt`` checks and records in one step, so two creates adopting one group at
+    once cannot both pass. A group a create ADOPTED here may still be recorded by an older
+    resource the same command deletes later (renamed, ``adopt_id`` on the new one): that
+    delete leaves the group (``adopted``). Pure bookkeeping, no I/O.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._names: dict[str, str] = {}
+        self._adopted: set[str] = set()
+
+    def manage(self, group_id: str, name: object) -> None:
+        """Record that a resource of this process manages this group."""
+        if group_id:
+            with self._lock:
+                self._names[group_id.lower()] = name if isinstance(name, str) else ""
+
+    def manager(self, group_id: object) -> str | None:
+        """The managed group's name ("" when unknown) if a resource manages it, else None."""
+        if not isinstance(group_id, str):
+            return None
+        with self._lock:
+            return self._names.get(group_id.lower())
+
+    def adopt(self, group_id: str, name: object) -> str | None:
+        """Record a create's take-over of this group, unless a resource already manages
+        it: then the managed group's name ("" when unknown), and nothing recorded."""
+        with self._lock:
+            held = self._names.get(group_id.lower())
+            if held is not None:
+                return held
+            self._names[group_id.lower()] = name if isinstance(name, str) else ""
+            self._adopted.add(group_id.lower())
+            return None
+
+    def adopted(self, group_id: str) -> bool:
+        """True if a create in this process took this group over."""
+        with self._lock:
+            return group_id.lower() in self._adopted
+
+    def forget(self, group_id: str) -> None:
+        """The group is gone, or the create that adopted it failed."""
+        with self._lock:
+            self._names.pop(group_id.lower(), None)
+            self._adopted.discard(group_id.lower())
+
+
+def managed_group_reason(group_id: str, name: str) -> str:
+    """Why ``adopt_id`` of a group another ``SecurityGroup`` of the stack manages is refused."""
+    named = f"{name!r} ({group_id})" if name else group_id
+    return (
+        f"security group {named} is already managed by another SecurityGroup of this stack; "
+        "two resources managing one group undo each other's changes, and destroying either "
+        "deletes the group under the other: use that resource (its outputs, e.g. its id) "
+        "instead, or remove adopt_id to create a new group"
+    )
+
+
+class GroupAlreadyManagedError(GcoreError):
+    """A ``SecurityGroup``'s ``adopt_id`` names a group another of the stack manages."""
+
+
 def owned_by_set_reason(group_id: str, name: str) -> str:
     """Why a ``SecurityGroupRule`` on a group whose rules a set owns is refused."""
     named = f"{name!r} ({group_id})" if name else group_id

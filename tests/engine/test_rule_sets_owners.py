@@ -13,9 +13,9 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from gcore_pulumi import SecurityGroupProvider, SecurityGroupRuleProvider
 from gcore_pulumi.testing import GcoreEmulator
-from gcore_pulumi.testing.engine import ProviderProcess
+from gcore_pulumi.testing.engine import ProviderProcess, ProviderRpcError
 
-from .conftest import clean_env, stack_config
+from .conftest import PROJECT, REGION, clean_env, stack_config
 
 GROUP_TYPE = "pulumi-python:dynamic/gcore:SecurityGroup"
 RULE_TYPE = "pulumi-python:dynamic/gcore:SecurityGroupRule"
@@ -145,3 +145,68 @@ def test_the_moved_rule_stays_when_its_delete_comes_in_a_later_up(
     emulator.clear_log()
     third.delete(rule_id, {**rule_out, "__provider": RULE_PROVIDER}, urn=rule_urn(third, "moved"))
     assert deletes(emulator) == [] and shape(emulator.rules(group_id)) == shape([SSH])
+
+
+# --- adopt_id of a group the stack already manages --------------------------------------------
+
+MANAGED = "is already managed by another SecurityGroup of this stack"
+
+
+def writes(emulator: GcoreEmulator) -> list[str]:
+    return [r.method for r in emulator.requests if r.method != "GET"]
+
+
+@pytest.mark.parametrize("rules", [[SSH], None], ids=["set", "no-set"])
+def test_adopt_id_of_a_group_another_resource_manages_is_refused_before_anything_is_sent(
+    start: Any, emulator: GcoreEmulator, rules: list[dict[str, Any]] | None
+) -> None:
+    inputs = {"name": "web"} if rules is None else {"name": "web", "rules": rules}
+    group_id, outputs = up_group(start(), "a", **inputs)
+    process = start()  # the next up: a is compared, b is new and adopts a's group
+    news = process.check(inputs, urn=group_urn(process, "a")).inputs
+    assert process.diff(group_id, outputs, news, urn=group_urn(process, "a")).changes == "none"
+    b = {"name": "other", "adopt_id": group_id, "rules": [RDP]}
+    checked = process.check(b, urn=group_urn(process, "b"))
+    assert [key for key, _ in checked.failures] == ["adopt_id"]
+    assert f"security group 'web' ({group_id}) {MANAGED}" in checked.failures[0][1]
+    emulator.clear_log()
+    with pytest.raises(ProviderRpcError, match=MANAGED):  # a literal id checked before a
+        process.create(checked.inputs, urn=group_urn(process, "b"))
+    assert emulator.requests == []
+    assert emulator.group(group_id)["name"] == "web"
+    assert shape(emulator.rules(group_id)) == shape(rules or [])
+
+
+def test_two_resources_adopting_one_group_the_second_is_refused(
+    start: Any, emulator: GcoreEmulator
+) -> None:
+    group_id = emulator.create_group(PROJECT, REGION, name="legacy")
+    process = start()
+    first = process.check({"name": "web", "adopt_id": group_id}, urn=group_urn(process, "b"))
+    second = process.check({"name": "web", "adopt_id": group_id}, urn=group_urn(process, "c"))
+    assert first.failures == second.failures == []  # neither is known to manage it yet
+    assert process.create(first.inputs, urn=group_urn(process, "b"))[0] == group_id
+    emulator.clear_log()
+    with pytest.raises(ProviderRpcError, match=MANAGED):
+        process.create(second.inputs, urn=group_urn(process, "c"))
+    assert emulator.requests == []
+
+
+def test_a_get_does_not_manage_and_a_renamed_resource_hands_the_group_over(
+    start: Any, emulator: GcoreEmulator
+) -> None:
+    """``SecurityGroup.get`` of a group claims nothing; a resource renamed to one that adopts
+    its group (the old one is not in the program: not compared, deleted at the end) keeps
+    the group: the old resource's delete leaves it."""
+    group_id, outputs = up_group(start(), "old", name="web", rules=[SSH])
+    process = start()
+    process.read(
+        group_id, {"project_id": PROJECT, "region_id": REGION}, None, urn=group_urn(process)
+    )
+    new = {"name": "web", "adopt_id": group_id, "rules": [SSH]}
+    checked = process.check(new, urn=group_urn(process, "new"))
+    assert checked.failures == []
+    assert process.create(checked.inputs, urn=group_urn(process, "new"))[0] == group_id
+    process.delete(group_id, outputs, urn=group_urn(process, "old"))
+    assert [g["id"] for g in emulator.groups()] == [group_id]
+    assert shape(emulator.rules(group_id)) == shape([SSH])
