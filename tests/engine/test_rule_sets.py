@@ -61,6 +61,22 @@ def test_preview_names_each_bad_rule_and_duplicates_and_sends_nothing(
     assert emulator.requests == []
 
 
+def test_preview_finds_a_duplicate_whose_description_alone_is_unknown(
+    process: ProviderProcess, emulator: GcoreEmulator
+) -> None:
+    """Gcore's duplicate key leaves the description out: a twin whose description is not
+    known until up is a certain duplicate, named in preview. One whose key is not fully
+    known (its prefix unknown) may be another rule: not refused."""
+    twin = dict(SSH, description=UNKNOWN)
+    checked = process.check({"name": "web", "rules": [SSH, twin]}, urn=group_urn(process))
+    assert [key for key, _ in checked.failures] == ["rules[1]"]
+    assert "duplicate of rules[0]" in checked.failures[0][1]
+    maybe = dict(SSH, remote_ip_prefix=UNKNOWN)
+    checked = process.check({"name": "web", "rules": [SSH, maybe]}, urn=group_urn(process))
+    assert checked.failures == []
+    assert emulator.requests == []
+
+
 def test_refresh_shows_a_rule_added_by_hand_and_up_plans_an_update(
     process: ProviderProcess, emulator: GcoreEmulator
 ) -> None:
