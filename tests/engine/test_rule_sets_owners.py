@@ -210,3 +210,21 @@ def test_a_get_does_not_manage_and_a_renamed_resource_hands_the_group_over(
     process.delete(group_id, outputs, urn=group_urn(process, "old"))
     assert [g["id"] for g in emulator.groups()] == [group_id]
     assert shape(emulator.rules(group_id)) == shape([SSH])
+
+
+def test_a_set_may_allow_its_own_members_by_the_groups_literal_id(
+    start: Any, emulator: GcoreEmulator
+) -> None:
+    """The documented way for a set to allow traffic from its own members (``web.id`` in its
+    own ``rules`` is a cycle): after the first up, the group's id written as a literal."""
+    group_id, outputs = up_group(start(), name="web", rules=[SSH])
+    members = {"direction": "ingress", "remote_group_id": group_id}
+    process = start()
+    news = process.check({"name": "web", "rules": [SSH, members]}, urn=group_urn(process)).inputs
+    updated = process.update(group_id, outputs, news, urn=group_urn(process))
+    assert {r["remote_group_id"] for r in emulator.rules(group_id)} == {None, group_id}
+    again = start()
+    news = again.check({"name": "web", "rules": [members, SSH]}, urn=group_urn(again)).inputs
+    assert again.diff(group_id, updated, news, urn=group_urn(again)).changes == "none"
+    read = again.read(group_id, updated, news, urn=group_urn(again))
+    assert again.diff(group_id, read.outputs, news, urn=group_urn(again)).changes == "none"
