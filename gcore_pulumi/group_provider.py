@@ -117,15 +117,13 @@ class SecurityGroupProvider(ConfiguredProvider):
         refresh = props.get("revision_number") is not None  # state, not .get()'s props
         # A managed set (rules in the state) reads as the group's rules now, a rule added or
         # changed by hand included, so the next up puts back what the program declares.
-        # (A read that does not manage the rules, e.g. SecurityGroup.get, claims nothing and
-        # releases nothing: the stack's own resource for the group may own them.)
+        # SecurityGroup.get (props without a name) reads them live too. A read records no
+        # owner (see ownership.py): a refresh of a .get() passes its last outputs, rules
+        # included, exactly as a managed group's refresh does; the diff that follows a
+        # managed group's refresh in an up records it.
         managed = props.get(RULES_KEY) is not None
-        if props.get("name") is not None:  # a resource's state (refresh), not .get()
-            self._rt().groups.manage(group.id, outputs["name"])
-        if managed:
+        if managed or props.get("name") is None:
             outputs[RULES_KEY] = _live_rules(group)
-            self._rt().rule_sets.claim(group.id, outputs["name"])
-            self._rt().rule_sets.hold(group.id, outputs[RULES_KEY])
         if refresh and (
             canonical_group_state(outputs, defaults) == canonical_group_state(props, defaults)
         ):

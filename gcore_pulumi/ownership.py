@@ -71,13 +71,15 @@ class RuleSetOwners:
     input), by group id (lowercase), with the group's name for messages.
 
     Fed by the group provider wherever it learns a group's id and whether ``rules`` is
-    given: ``diff`` (every later ``up`` and preview), ``read`` (refresh), ``create`` and
-    ``update``. The engine runs a group's steps before those of a ``SecurityGroupRule``
-    whose ``group_id`` is that group's output, so the rule's ``check`` and ``create`` see
-    the record. Pure bookkeeping, no I/O.
+    given: ``diff`` (every later ``up`` and preview; after a refresh too), ``create`` and
+    ``update``. Not ``read``: a refresh of ``SecurityGroup.get`` passes its last outputs
+    (its live rules) just as a managed set's refresh does, and must claim nothing. The
+    engine runs a group's steps before those of a ``SecurityGroupRule`` whose ``group_id``
+    is that group's output, so the rule's ``check`` and ``create`` see the record. Pure
+    bookkeeping, no I/O.
 
     It also knows which rules each owned set holds (``hold``: the live rules after the
-    group's create, update or read, or the state's in ``diff``), by id and by Gcore's
+    group's create or update, or the state's in ``diff``), by id and by Gcore's
     duplicate key. A ``SecurityGroupRule`` moved into the set in one ``up`` is deleted by the
     engine AFTER the group's PATCH kept that very rule: its delete must leave it
     (``keeps``), or the rule the set declares would be gone.
@@ -149,8 +151,8 @@ class RuleSetOwners:
 
 class ManagedGroups:
     """Groups that a ``SecurityGroup`` of this process manages, by id (lowercase), with the
-    group's name for messages: recorded by ``diff`` (unless the group is replaced), ``read``
-    of a resource's state (refresh; not ``SecurityGroup.get``), ``create`` and ``update``.
+    group's name for messages: recorded by ``diff`` (unless the group is replaced),
+    ``create`` and ``update`` (not ``read``: see ``RuleSetOwners``).
 
     A create with ``adopt_id`` of a group another resource manages is refused: the two
     would undo each other's changes, and destroying either would delete the group under the

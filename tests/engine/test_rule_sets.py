@@ -151,8 +151,35 @@ def test_a_group_that_stops_owning_its_rules_allows_separate_rules(
 def test_a_read_only_get_of_an_owned_group_does_not_release_it(
     process: ProviderProcess, emulator: GcoreEmulator
 ) -> None:
-    group_id, _ = managed_state(emulator, process)
-    process.read(group_id, {"project_id": PROJECT, "region_id": REGION}, None,
-                 urn=process.make_urn("looked-up", GROUP_TYPE))  # fmt: skip
+    group_id, outputs = managed_state(emulator, process)
+    news = process.check({"name": "web", "rules": [SSH]}, urn=group_urn(process)).inputs
+    assert process.diff(group_id, outputs, news, urn=group_urn(process)).changes == "none"
+    got = process.read(group_id, {"project_id": PROJECT, "region_id": REGION}, None,
+                       urn=process.make_urn("looked-up", GROUP_TYPE))  # fmt: skip
     checked = process.check(rule_props(group_id), urn=rule_urn(process))
     assert [key for key, _ in checked.failures] == ["group_id"]
+    # .get() reads every value live, the rules too (with their ids)
+    [live] = emulator.rules(group_id)
+    assert [(r["id"], r["port_range_min"]) for r in got.outputs["rules"]] == [(live["id"], 22)]
+
+
+def test_a_get_of_a_group_without_a_set_shows_its_rules_and_claims_nothing(
+    process: ProviderProcess, emulator: GcoreEmulator
+) -> None:
+    group_id = emulator.create_group(PROJECT, REGION, name="web")
+    emulator.add_rule(group_id, **SSH)
+    got = process.read(group_id, {"project_id": PROJECT, "region_id": REGION}, None,
+                       urn=process.make_urn("looked-up", GROUP_TYPE))  # fmt: skip
+    assert [r["port_range_min"] for r in got.outputs["rules"]] == [22]
+    assert process.check(rule_props(group_id), urn=rule_urn(process)).failures == []
+    # its refresh (the engine passes the last outputs, rules included) claims nothing either
+    again = process.read(group_id, got.outputs, None,
+                         urn=process.make_urn("looked-up", GROUP_TYPE))  # fmt: skip
+    assert [r["port_range_min"] for r in again.outputs["rules"]] == [22]
+    checked = process.check(rule_props(group_id), urn=rule_urn(process))
+    assert checked.failures == []
+    rule_id, outputs = process.create(
+        checked.inputs | {"__provider": RULE_PROVIDER}, urn=rule_urn(process)
+    )
+    process.delete(rule_id, outputs | {"__provider": RULE_PROVIDER}, urn=rule_urn(process))
+    assert [r["port_range_min"] for r in emulator.rules(group_id)] == [22]  # RDP deleted
