@@ -11,6 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from pulumi.dynamic import (
+    CheckFailure,
     CheckResult,
     CreateResult,
     DiffResult,
@@ -28,6 +29,7 @@ from .group_schema import (
     diff_group,
     group_patch,
 )
+from .ownership import GroupAlreadyManagedError, managed_group_reason
 from .place import require_place
 from .rule_set import RULES_KEY, live_rules_output
 from .runtime import ConfiguredProvider
@@ -43,11 +45,17 @@ class SecurityGroupProvider(ConfiguredProvider):
 
     # --- preview: no I/O -----------------------------------------------------------------
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate and canonicalise inputs; every problem is a failure naming its input.
-        A bad default project or region shows under the input it leaves unset."""
+        A bad default project or region shows under the input it leaves unset. A new
+        resource's ``adopt_id`` of a group another SecurityGroup of this stack manages (as
+        far as this process has seen) is refused (see ownership.py)."""
         outcome = check_group_inputs(news, self._rt().defaults)
         failures = self._failures(outcome.failures)
+        adopt_id = outcome.inputs.get(ADOPT_KEY)
+        name = self._rt().groups.manager(adopt_id)
+        if not olds and isinstance(adopt_id, str) and name is not None:
+            failures.append(CheckFailure(ADOPT_KEY, managed_group_reason(adopt_id, name)))
         return CheckResult(outcome.inputs, failures)
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -56,7 +64,11 @@ class SecurityGroupProvider(ConfiguredProvider):
         group. Whether the group owns its rules (``rules`` given) is recorded, so that a
         SecurityGroupRule on it is refused in this run (see ownership.py)."""
         self._rt().rule_sets.record(id_, news.get("name"), news.get(RULES_KEY))
+        if news.get(RULES_KEY) is not None:  # what the set holds, as the state last saw it
+            self._rt().rule_sets.hold(id_, olds.get(RULES_KEY))
         result = diff_group(olds, news, self._rt().defaults)
+        if not result.replaces:  # a replacement's create may not be refused as a second owner
+            self._rt().groups.manage(id_, news.get("name"))
         return DiffResult(
             changes=result.changed,
             replaces=result.replaces,
@@ -72,12 +84,12 @@ class SecurityGroupProvider(ConfiguredProvider):
         With ``rules``, the group owns its rules from now on (see ownership.py)."""
         spec = self._spec(props)
         client = self._rt().client()
-        if spec.adopt_id is not None:
-            group = client.adopt_group(spec)
-        else:
-            group = client.create_group(spec).group
+        group = self._adopt(spec) if spec.adopt_id is not None else client.create_group(spec).group
+        self._rt().groups.manage(group.id, spec.name)
         self._rt().rule_sets.record(group.id, spec.name, spec.rules)
-        return CreateResult(group.id, _outputs(group, spec))
+        outputs = _outputs(group, spec)
+        self._rt().rule_sets.hold(group.id, outputs.get(RULES_KEY))
+        return CreateResult(group.id, outputs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Read the group; gone means an empty id. Live name, description and tags become
@@ -105,12 +117,13 @@ class SecurityGroupProvider(ConfiguredProvider):
         refresh = props.get("revision_number") is not None  # state, not .get()'s props
         # A managed set (rules in the state) reads as the group's rules now, a rule added or
         # changed by hand included, so the next up puts back what the program declares.
-        # (A read that does not manage the rules, e.g. SecurityGroup.get, claims nothing and
-        # releases nothing: the stack's own resource for the group may own them.)
+        # SecurityGroup.get (props without a name) reads them live too. A read records no
+        # owner (see ownership.py): a refresh of a .get() passes its last outputs, rules
+        # included, exactly as a managed group's refresh does; the diff that follows a
+        # managed group's refresh in an up records it.
         managed = props.get(RULES_KEY) is not None
-        if managed:
+        if managed or props.get("name") is None:
             outputs[RULES_KEY] = _live_rules(group)
-            self._rt().rule_sets.claim(group.id, outputs["name"])
         if refresh and (
             canonical_group_state(outputs, defaults) == canonical_group_state(props, defaults)
         ):
@@ -131,18 +144,45 @@ class SecurityGroupProvider(ConfiguredProvider):
         old = canonical_group_state(olds, defaults)
         spec = self._spec(news)
         self._rt().rule_sets.record(id_, spec.name, spec.rules)
+        self._rt().groups.manage(id_, spec.name)
         patch = group_patch(old, spec.model_dump())
         group = self._rt().client().update_group(spec.project_id, spec.region_id, id_, patch)
-        return UpdateResult(_outputs(group, spec))
+        outputs = _outputs(group, spec)
+        self._rt().rule_sets.hold(id_, outputs.get(RULES_KEY))
+        return UpdateResult(outputs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        """Delete the group (its rules go with it); one already gone counts as deleted."""
+        """Delete the group (its rules go with it); one already gone counts as deleted. A
+        group that a create of this same command adopted (``adopt_id``) now belongs to that
+        new resource: the old resource (renamed) is dropped from the stack, the group stays."""
+        if self._rt().groups.adopted(id_):
+            log.warning(
+                "gcore: group %s was adopted by another resource of this stack in this update; "
+                "not deleting it (it stays, managed by that resource)",
+                id_,
+            )
+            return
         project_id, region_id = self._place(props)
         self._rt().rule_sets.release(id_)
+        self._rt().groups.forget(id_)
         if not self._rt().client().delete_group(project_id, region_id, id_):
             log.warning("gcore: group %s was already gone; nothing to delete", id_)
 
     # --- helpers -------------------------------------------------------------------------
+
+    def _adopt(self, spec: GroupSpec) -> ApiGroup:
+        """Take over ``spec.adopt_id``, unless another SecurityGroup of this stack manages it
+        (then refused before anything is sent)."""
+        assert spec.adopt_id is not None
+        groups = self._rt().groups
+        name = groups.adopt(spec.adopt_id, spec.name)
+        if name is not None:
+            raise GroupAlreadyManagedError(managed_group_reason(spec.adopt_id, name))
+        try:
+            return self._rt().client().adopt_group(spec)
+        except BaseException:
+            groups.forget(spec.adopt_id)
+            raise
 
     def _spec(self, props: dict[str, Any]) -> GroupSpec:
         from .models import GroupSpec

@@ -56,13 +56,12 @@ def render_group(group: Mapping[str, Any], project_id: int, region_id: int) -> s
     description = str(group.get("description") or "")
     tags = _user_tags(group)
     rules = live_rules_output(list(group.get("security_group_rules") or []))
-    lines = [
-        f'"""Security group {name!r} ({group_id}), imported by `{PROG} {group_id}`.',
-        "",
-        "`pulumi up` takes the existing group over (adopt_id: no new group is made) and, as",
-        "long as nobody changes it meanwhile, plans no change. From then on this program owns",
-        "the group's complete rule set: a rule not listed here is deleted by the next up.",
-        '"""',
+    lines = [  # a comment header: a name may hold anything, `"""` too (repr has no newline)
+        f"# Security group {name!r} ({group_id}), imported by `{PROG} {group_id}`.",
+        "#",
+        "# `pulumi up` takes the existing group over (adopt_id: no new group is made) and, as",
+        "# long as nobody changes it meanwhile, plans no change. From then on this program owns",
+        "# the group's complete rule set: a rule not listed here is deleted by the next up.",
         "",
         "import pulumi",
         "",

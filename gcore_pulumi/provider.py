@@ -157,8 +157,18 @@ class SecurityGroupRuleProvider(ConfiguredProvider):
 
         A rule that a create of this same command adopted (``adopt_existing``) now belongs
         to that new resource: the old resource that recorded it (renamed without an alias)
-        is dropped from the stack, and the rule stays.
+        is dropped from the stack, and the rule stays. So does a rule that a group's rule set
+        of this command holds (the rule was moved into the group's ``rules``; see
+        ownership.py): deleting it would delete a rule the set declares.
         """
+        kept = self._rt().rule_sets.keeps(props.get("group_id"), id_, props)
+        if kept is not None:
+            log.warning(
+                "gcore: rule %s is not deleted: %s now (it stays, managed by that set)",
+                id_,
+                kept,
+            )
+            return
         if self._rt().owned.adopted(id_):
             log.warning(
                 "gcore: rule %s was adopted by another resource of this stack in this update; "

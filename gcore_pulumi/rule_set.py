@@ -79,8 +79,10 @@ def check_rules(value: object) -> tuple[Any, list[tuple[str, str]]]:
         outcome = check_rule_body(raw, f"{where}.")
         rules.append(outcome.inputs)
         failures.extend(outcome.failures)
-        if outcome.failures or _has_unknown(outcome.inputs):
-            continue  # a bad or unknown rule is not compared with the others
+        if outcome.failures or _has_unknown(
+            {k: v for k, v in outcome.inputs.items() if k != "description"}
+        ):
+            continue  # a bad rule, or one whose key is unknown, is not compared
         key = rule_key(outcome.inputs)
         if key in first_of:
             failures.append(

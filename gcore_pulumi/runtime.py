@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 from pulumi.dynamic import CheckFailure, ConfigureRequest, ResourceProvider
 
 from .errors import ConfigurationError
-from .ownership import OwnedRules, RuleSetOwners
+from .ownership import ManagedGroups, OwnedRules, RuleSetOwners
 from .schema import PLACE_SOURCES, Defaults
 from .settings import SETTINGS, Settings, misspelt_settings
 
@@ -43,6 +43,8 @@ class Runtime:
         """Rules the resources of this process manage (see ownership.py)."""
         self.rule_sets = RuleSetOwners()
         """Groups whose rules a SecurityGroup's ``rules`` owns (see ownership.py)."""
+        self.groups = ManagedGroups()
+        """Groups the SecurityGroup resources of this process manage (see ownership.py)."""
         self._client: GcoreClient | None = None
         self._lock = threading.Lock()
 

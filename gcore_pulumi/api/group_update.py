@@ -20,6 +20,7 @@ then PATCH it from what it holds to what the program declares, in the same two s
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Final
@@ -32,7 +33,7 @@ from . import urls
 from .answers import succeeded
 from .groups import GROUP_404, GROUP_GONE, GroupKey, Groups
 from .retry import RETRY_STATUSES
-from .tasks import TASK_LOOKBACK, Tasks
+from .tasks import TASK_LOOKBACK, TaskLost, Tasks
 from .transport import Transport
 
 if TYPE_CHECKING:
@@ -44,6 +45,11 @@ _UPDATE_TASK: Final = "update_security_group"
 _NOT_APPLIED: Final = (
     "Gcore does not have this change (checked after the try): the stack keeps the old "
     "values; run `pulumi up` again"
+)
+_MAY_BE_APPLIED: Final = (
+    "Gcore may already have this change (it accepted the PATCH; whether the change is in "
+    "effect could not be checked), while the stack keeps the old values: run `pulumi "
+    "refresh` to see the group as it is, then `pulumi up`"
 )
 
 
@@ -108,13 +114,15 @@ class GroupUpdater:
                 return
             cause, response = failed
             unchanged = response is not None and response.status_code == 429
-            if not unchanged and self._applied(key, body, since, cause):
+            if not unchanged and self._applied(key, path, body, since, cause):
                 return
             self._transport.spend(retries, "PATCH", path, cause, response, hint=_NOT_APPLIED)
 
     def _try(self, path: str, body: dict[str, Any]) -> tuple[str, requests.Response | None] | None:
         """Send once and wait for the answered tasks: None when done, else why the try is
-        ambiguous and the answer to retry after (a 429 or 5xx; None: no usable answer)."""
+        ambiguous and the answer to retry after (a 429 or 5xx; None: no usable answer). A
+        task whose polls were lost or answered by something else (a proxy) is ambiguous too:
+        Gcore accepted the PATCH and may have applied it."""
         try:
             response = self._transport.send("PATCH", path, body)
         except TransportError as error:
@@ -130,24 +138,36 @@ class GroupUpdater:
         except GcoreError as broken:  # a 2xx broken on the way: Gcore may have done it
             reason = getattr(broken, "message", str(broken))
             return f"HTTP {response.status_code} with a broken body: {reason}", None
+        answered = time.monotonic()
         for task_id in answer.tasks:
-            self._tasks.wait(task_id)
+            try:
+                self._tasks.follow(task_id, answered, _MAY_BE_APPLIED)
+            except TaskLost as lost:
+                return lost.reason, None
         return None
 
-    def _applied(self, key: GroupKey, body: dict[str, Any], since: str, cause: str) -> bool:
+    def _applied(
+        self, key: GroupKey, path: str, body: dict[str, Any], since: str, cause: str
+    ) -> bool:
         """After an ambiguous try: wait until the update tasks since ``since`` have ended,
-        then whether the group holds everything ``body`` asks for."""
+        then whether the group holds everything ``body`` asks for. When Gcore's answers do
+        not say (a proxy answers, the deadline comes), the failure says that Gcore may
+        already have the change."""
         project_id, region_id, _ = key
-        self._tasks.wait_out(self._tasks.pending(project_id, region_id, _UPDATE_TASK, since))
-        self._groups.invalidate(key)
-        group = self._groups.get(*key)
+        try:
+            self._tasks.wait_out(self._tasks.pending(project_id, region_id, _UPDATE_TASK, since))
+            self._groups.invalidate(key)
+            group = self._groups.get(*key)
+        except GcoreError as error:
+            reason = f"{cause}; then the check whether Gcore has the change failed: {error}"
+            raise TransportError("PATCH", path, f"{reason}. {_MAY_BE_APPLIED}") from error
         if group is None:
             read = urls.group(*key)
             raise NotFoundError(404, "GET", read, "the group is gone", hint=GROUP_GONE)
         done = holds(group, body)
         log.warning(
             "gcore: PATCH %s got %s; %s",
-            urls.group_v2(*key),
+            path,
             cause,
             "Gcore has the change (checked)" if done else "Gcore does not have it; sending again",
         )

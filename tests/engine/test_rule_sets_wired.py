@@ -285,8 +285,8 @@ def test_adopt_id_of_a_missing_group_fails_naming_it_and_creates_nothing(
 def test_the_importers_program_adopts_the_group_with_no_change(
     start: Any, emulator: GcoreEmulator
 ) -> None:
-    group_id = emulator.create_group(PROJECT, REGION, name="legacy", description='say "hi"',
-                                     tags={"env": "prod"})  # fmt: skip
+    group_id = emulator.create_group(PROJECT, REGION, name='legacy """ tier',
+                                     description='say "hi"', tags={"env": "prod"})  # fmt: skip
     emulator.add_read_only_tag(group_id, "gcore_managed", "true")
     for fields in (RDP, dict(SSH, remote_ip_prefix="203.0.113.7/32", description="admin"),
                    {"direction": "egress", "ethertype": "IPv6"},

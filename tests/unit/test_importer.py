@@ -25,11 +25,11 @@ def rule(index: int, **fields: Any) -> dict[str, Any]:
     return {**base, **fields}
 
 
-HOSTILE = 'web "tier"\n\'); import os; os.system("x") #'
+HOSTILE = 'web "tier" """\n\'); import os; os.system("x") #'
 GROUP = {
     "id": GROUP_ID.upper(),
     "name": HOSTILE,
-    "description": "ünïcode\tand \\ backslash",
+    "description": 'ünïcode\tand \\ backslash and """ \\N{x}',
     "tags_v2": [
         {"key": "env", "value": "prod", "read_only": False},
         {"key": "gcore_managed", "value": "yes", "read_only": True},
