@@ -93,14 +93,16 @@ def misspelt_settings(keys: Iterable[object]) -> list[ConfigurationError]:
     """One error per ``gcore:*`` stack config key that is not a setting (``gcore:baseURL``,
     ``gcore:apikey``...), naming the setting it probably meant: such a key would otherwise
     be ignored, and the default used instead (real Gcore, for a misspelt ``gcore:baseUrl``).
-    Keys of other namespaces are not ours."""
+    The namespace counts in any case (``Gcore:baseUrl``, ``GCORE:baseUrl``): only the exact
+    key is read, so such a key is refused like any other misspelling. Keys of other
+    namespaces are not ours."""
     from . import hints
 
     known = {setting.config_key: setting for setting in SETTINGS}
     folded = {_fold(key): key for key in known}
     problems = []
     for key in sorted({k for k in keys if isinstance(k, str)}):
-        if not key.startswith(NAMESPACE) or key in known:
+        if not key.lower().startswith(NAMESPACE) or key in known:
             continue
         close = difflib.get_close_matches(_fold(key), folded, n=1, cutoff=0.6)
         meant = folded.get(_fold(key)) or (folded[close[0]] if close else None)

@@ -24,6 +24,10 @@ MISSPELT = [
     ("gcore:apikey", "gcore:apiKey"),
     ("gcore:projectID", "gcore:projectId"),
     ("gcore:region_id", "gcore:regionId"),
+    # The namespace in another case is still ours: Pulumi passes the key on as written.
+    ("Gcore:baseUrl", "gcore:baseUrl"),
+    ("GCORE:baseUrl", "gcore:baseUrl"),
+    ("GCORE:APIKEY", "gcore:apiKey"),
 ]
 
 
@@ -54,7 +58,10 @@ def test_a_misspelt_key_fails_every_call_and_sends_nothing(
         GCORE_CLOUD_PROJECT_ID=str(PROJECT),
         GCORE_CLOUD_REGION_ID=str(REGION),
     )
-    config = {"gcore:retryBackoff": "0.01", key: emulator.base_url if "base" in key else "1"}
+    config = {
+        "gcore:retryBackoff": "0.01",
+        key: emulator.base_url if "base" in key.lower() else "1",
+    }
     if provider is SecurityGroupRuleProvider:
         inputs = rule_inputs(group, project_id=PROJECT, region_id=REGION)
     else:
