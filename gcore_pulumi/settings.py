@@ -183,9 +183,12 @@ class Settings:
         for setting in SETTINGS:
             raw = config(setting.config_key) if config is not None else None
             source = setting.config_key
-            if raw is None or raw == "":
+            if raw is None:
                 raw, source = environ.get(setting.env), setting.env
-            if raw is None or raw == "":
+            if raw is not None and not str(raw).strip() and _empty_refused(setting, source):
+                problems.append(_given_empty(setting, source))
+                continue
+            if raw is None or not str(raw).strip():
                 continue
             try:
                 values[setting.attr] = _PARSERS[setting.attr](raw, source)
@@ -237,6 +240,38 @@ class Settings:
                 "gcore:allowInsecureHttp=true (GCORE_ALLOW_INSECURE_HTTP=true) if you mean it",
                 key="gcore:baseUrl",
             )
+
+
+def _empty_refused(setting: Setting, source: str) -> bool:
+    """Whether an empty value given for ``setting`` at ``source`` is refused. Every stack
+    config key: no setting has a meaning for "", and the fallback would be another source
+    (GCORE_*, or the default: real Gcore for the base URL) the user did not choose. Of the
+    environment variables only GCORE_BASE_URL (``GCORE_BASE_URL=$UNSET`` would reach real
+    Gcore); the others empty count as unset, as shells use them (their fallback is a
+    default, or an error naming them)."""
+    return source == setting.config_key or setting.attr == "base_url"
+
+
+def _given_empty(setting: Setting, source: str) -> ConfigurationError:
+    """The error for a setting given with an empty value (the value is never shown)."""
+    from . import hints
+
+    fallback = (
+        f"{setting.env} or {DEFAULT_BASE_URL}"
+        if setting.attr == "base_url"
+        else f"{setting.env} or the default"
+    )
+    if source == setting.config_key:
+        secret = setting.attr == "api_key"
+        set_it = hints.set_config(source, "<key>" if secret else "<value>", secret=secret)
+        remove_it = hints.remove_config(source)
+        fix = f"give it a value ({set_it}), or remove it ({remove_it}) to use {fallback} instead"
+    else:
+        fix = f"give it a value, or unset it (`unset {source}`) to use {DEFAULT_BASE_URL} instead"
+    return ConfigurationError(
+        f"{source} is set but empty, so nothing was sent; {fix}",
+        key=source,
+    )
 
 
 def is_loopback(host: str) -> bool:
