@@ -21,7 +21,7 @@ from ..models import ApiRule, ApiTaskIds, RuleSpec
 from ..ownership import OwnedRules
 from ..tasks import TaskFailedError, TaskPendingError
 from . import urls
-from .answers import AmbiguousAnswer, broken_2xx
+from .answers import AmbiguousAnswer, broken_2xx, broken_reason
 from .groups import GroupKey, Groups, read_made
 from .retry import Retries
 from .tasks import TASK_LOOKBACK, Tasks
@@ -247,7 +247,7 @@ class Rules:
                         if self._confirmed(key, rule_id, path, since):
                             break
                         retries = retries or self._transport.retries()
-                        cause = f"{_why(broken)}, and the rule is still there"
+                        cause = f"{broken_reason(broken)}, and the rule is still there"
                         self._transport.spend(retries, "DELETE", path, cause, None)
                         continue
                     self._api.deleted(key, rule_id, path, answer)
@@ -263,7 +263,3 @@ class Rules:
         self._api.before_confirming(key, path, since)
         group = self._groups.fresh(key, time.monotonic())
         return group is None or group.find(rule_id) is None
-
-
-def _why(error: BrokenAnswerError | CutOffAnswerError) -> str:
-    return error.reason if isinstance(error, CutOffAnswerError) else error.message
