@@ -9,12 +9,13 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from ..errors import ApiError, GcoreError
+from ..errors import ApiError, BrokenAnswerError, CutOffAnswerError, GcoreError
 from ..group_cache import GroupReadCache
 from ..models import ApiGroup, ApiGroupListPage, ApiGroupPage, ApiGroupSummary
 from ..settings import Settings
 from . import urls
-from .answers import gcore_time
+from .answers import broken_reason, gcore_time
+from .retry import Retries
 from .tasks import Tasks
 from .transport import PAGE_SIZE, Transport
 
@@ -149,21 +150,42 @@ class Groups:
         return wanted, gcore_time(first)
 
     def delete(self, project_id: int, region_id: int, group_id: str) -> bool:
-        """Delete the group (v1) and with it its rules; False if it was already gone."""
-        path = urls.group(project_id, region_id, group_id)
+        """Delete the group (v1) and with it its rules; False if it was already gone. A
+        DELETE is safe to send twice: after a 2xx answer broken on the way (cut off, or not
+        Gcore's JSON), the group list says whether it was done (the proof ``gone`` uses),
+        and while the group is still there the DELETE is sent again."""
+        key = (project_id, region_id, group_id)
+        path = urls.group(*key)
+        retries: Retries | None = None
         try:
             with self._transport.operation():
-                response = self._transport.send("DELETE", path)
-                if self.gone((project_id, region_id, group_id), response, "DELETE", path):
-                    return False
-                in_use = _GROUP_IN_USE if response.status_code == 409 else None
-                body = self._transport.expect(response, "DELETE", path, hint=in_use)
-                tasks = body.get("tasks") if isinstance(body, dict) else None
-                for task_id in tasks if isinstance(tasks, list) else ():
-                    self._tasks.wait(str(task_id))
+                while True:
+                    try:
+                        response = self._transport.send("DELETE", path)
+                        if self.gone(key, response, "DELETE", path):
+                            return False
+                        in_use = _GROUP_IN_USE if response.status_code == 409 else None
+                        body = self._transport.expect(response, "DELETE", path, hint=in_use)
+                    except (BrokenAnswerError, CutOffAnswerError) as broken:
+                        if not self._listed(key):
+                            return True
+                        retries = retries or self._transport.retries()
+                        cause = f"{broken_reason(broken)}, and the group is still there"
+                        self._transport.spend(retries, "DELETE", path, cause, None)
+                        continue
+                    tasks = body.get("tasks") if isinstance(body, dict) else None
+                    for task_id in tasks if isinstance(tasks, list) else ():
+                        self._tasks.wait(str(task_id))
+                    return True
         finally:
-            self.invalidate((project_id, region_id, group_id))
-        return True
+            self.invalidate(key)
+
+    def _listed(self, key: GroupKey) -> bool:
+        """Whether the group list, asked now, still shows the group (a failed list raises:
+        nothing is taken as deleted without it)."""
+        project_id, region_id, group_id = key
+        listed, _ = self.list(project_id, region_id, None)
+        return any(group.id == group_id for group in listed)
 
 
 def matches(
