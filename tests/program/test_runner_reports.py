@@ -310,3 +310,52 @@ def _children(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 found.append(int(entry.name))
     return [c for child in found for c in (child, *_children(child))]
+
+
+@pytest.mark.parametrize("rule_api", ["v1", "v2"])
+def test_the_left_behind_command_uses_the_settings_the_provider_used(
+    api: GcoreEmulator, tmp_path: Path, rule_api: str
+) -> None:
+    # The base URL, project and region come from GCORE_* variables (not the stack config),
+    # and gcore:ruleApi picks the rule route: the printed curl must use them all, as the
+    # provider did, and work as printed.
+    group = api.create_group()
+    api.faults.add("502", method="DELETE")
+    line = [sys.executable, "-m", "gcore_pulumi.testing", "run"]
+    line += [str(write_program(tmp_path / "one", SECRET_PROGRAM)), "--secret", "gcore:apiKey"]
+    line += ["--config", f"securityGroupId={group}", "--config", f"gcore:ruleApi={rule_api}"]
+    line += ["--config", "gcore:retryBackoff=0.01", "--config", "gcore:maxRetries=1"]
+    env = {
+        **clean_env(),
+        "GCORE_BASE_URL": api.base_url,
+        "GCORE_CLOUD_PROJECT_ID": "1",
+        "GCORE_CLOUD_REGION_ID": "1",
+    }
+    done = subprocess.run(
+        line, input=KEY + "\n", capture_output=True, text=True, env=env, cwd=REPO,
+        timeout=180, check=False,
+    )  # fmt: skip
+
+    out = done.stdout
+    assert done.returncode == EXIT_FAILED, out + done.stderr
+    [rule] = api.rules(group)
+    [hint] = [line.strip() for line in out.splitlines() if line.strip().startswith("curl ")]
+    assert KEY not in out and "$GCORE_API_KEY" in hint
+    assert hint.endswith(
+        f"/cloud/v2/security_groups/1/1/{group}/rules/{rule['id']}"
+        if rule_api == "v2"
+        else f"/cloud/v1/securitygrouprules/1/1/{rule['id']}"
+    )
+    assert f" {api.base_url}/cloud/" in hint
+    api.faults.clear()
+    subprocess.run(
+        ["bash", "-c", hint + " --fail -s"],
+        env={**clean_env(), "GCORE_API_KEY": KEY},
+        check=True,
+        timeout=30,
+    )
+    for _ in range(100):  # a v2 delete is a task
+        if not api.rules(group):
+            break
+        threading.Event().wait(0.05)
+    assert api.rules(group) == []
