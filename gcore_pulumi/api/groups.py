@@ -9,6 +9,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from .. import hints
 from ..errors import ApiError, BrokenAnswerError, CutOffAnswerError, GcoreError
 from ..group_cache import GroupReadCache
 from ..models import ApiGroup, ApiGroupListPage, ApiGroupPage, ApiGroupSummary
@@ -41,6 +42,31 @@ _GROUP_IN_USE: Final = (
     "The group is still attached to instances (or ports): detach it from them, or delete "
     "those instances, then run `pulumi destroy` (or `pulumi up`) again"
 )
+_GONE_UNDER_RUNNER: Final = (
+    "The group is gone (deleted outside Pulumi?): the runner keeps no state, so run the "
+    "program again (a group it declares is made anew), or give it the id of a group that exists"
+)
+_IN_USE_UNDER_RUNNER: Final = (
+    "The group is still attached to instances (or ports): detach it from them, or delete "
+    "those instances, then delete the group with the command the runner prints under LEFT BEHIND"
+)
+
+
+def group_gone() -> str:
+    """``GROUP_GONE`` as it fits where it runs (see ``hints``)."""
+    return hints.fitting(GROUP_GONE, _GONE_UNDER_RUNNER)
+
+
+def group_404() -> str:
+    """``GROUP_404`` as it fits where it runs."""
+    return hints.fitting(GROUP_404, GROUP_404.replace(GROUP_GONE, _GONE_UNDER_RUNNER)).replace(
+        "`pulumi refresh` tells", f"{hints.refresh()} tells"
+    )
+
+
+def _group_in_use() -> str:
+    return hints.fitting(_GROUP_IN_USE, _IN_USE_UNDER_RUNNER)
+
 
 GroupKey = tuple[int, int, str]
 """(project_id, region_id, group_id)"""
@@ -164,7 +190,11 @@ class Groups:
                         response = self._transport.send("DELETE", path)
                         if self.gone(key, response, "DELETE", path):
                             return False
-                        in_use = _GROUP_IN_USE if response.status_code == 409 else None
+                        in_use = (
+                            hints.fitting(_GROUP_IN_USE, _IN_USE_UNDER_RUNNER)
+                            if response.status_code == 409
+                            else None
+                        )
                         body = self._transport.expect(response, "DELETE", path, hint=in_use)
                     except (BrokenAnswerError, CutOffAnswerError) as broken:
                         if not self._listed(key):
@@ -209,9 +239,10 @@ def read_made(read: Callable[[], T], provisional: Callable[[], T], what: str, wh
     except GcoreError as error:
         log.warning(
             "gcore: %s was made, but reading %s failed (%s); recording it with the values "
-            "asked for: `pulumi refresh` reads the rest",
+            "asked for: %s reads the rest",
             what,
             whence,
             error,
+            hints.refresh(),
         )
         return provisional()
