@@ -356,4 +356,6 @@ def _with_maybe_created(error: GcoreError, path: str) -> GcoreError:
             invalid_fields=error.invalid_fields,
             hint=joined(error.hint, maybe_created()) if error.hint else maybe_created(),
         )
-    return TransportError("POST", path, joined(str(error), maybe_created()), maybe_sent=True)
+    # A TransportError's text already starts "POST <path> failed:": keep only its reason
+    why = error.reason if isinstance(error, TransportError) else str(error)
+    return TransportError("POST", path, joined(why, maybe_created()), maybe_sent=True)
