@@ -9,6 +9,7 @@ import difflib
 import ipaddress
 import math
 import os
+import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeVar
@@ -275,13 +276,22 @@ def _given_empty(setting: Setting, source: str) -> ConfigurationError:
 
 
 def is_loopback(host: str) -> bool:
-    """``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
-    if host == "localhost":
+    """Whether ``host`` names this machine: ``localhost`` (``localhost.``, any case) or a
+    loopback address in any spelling the resolver accepts (127.0.0.0/8 as ``127.1`` or
+    ``127.0.0.2`` too, ``::1``, ``[::1]``, ``::ffff:127.0.0.1``)."""
+    name = host.strip("[]").lower()
+    if name in ("localhost", "localhost."):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(name.split("%", 1)[0])
     except ValueError:
-        return False
+        try:  # the short and numeric IPv4 forms (127.1, 2130706433) that inet_aton takes
+            address = ipaddress.IPv4Address(socket.inet_aton(name))
+        except OSError:
+            return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 N = TypeVar("N", int, float)

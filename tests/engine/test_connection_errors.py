@@ -46,19 +46,21 @@ def test_refused_connection_names_host_and_port(
     assert "may have created" not in line  # never sent: nothing to reconcile
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.1", "127.0.0.2", "LOCALHOST"])
 def test_refused_loopback_is_reported_at_once_with_the_fix(
-    engine: Engine, emulator: GcoreEmulator, group: str
+    engine: Engine, emulator: GcoreEmulator, group: str, host: str
 ) -> None:
     # The emulator not started, or a wrong port: nothing has ever answered there, so the
-    # retries (about 16 s with the default backoff) would only make the user wait.
+    # retries (about 16 s with the default backoff) would only make the user wait. Every
+    # spelling of a loopback address counts (plain http to it is allowed, too).
     with closed_port() as port:
-        config = stack_config(emulator, **{"gcore:baseUrl": f"http://127.0.0.1:{port}"})
+        config = stack_config(emulator, **{"gcore:baseUrl": f"http://{host}:{port}"})
         del config["gcore:retryBackoff"]  # the default backoff, as a new user has it
         process = engine(config=config)
         started = time.monotonic()
         line = create_error(process, group)
         took = time.monotonic() - started
-    assert f"127.0.0.1:{port} (connection refused)" in line, line
+    assert f"{host.lower()}:{port} (connection refused)" in line, line
     assert "Start the Gcore emulator" in line and f"--port {port}" in line, line
     assert "gcore:baseUrl" in line, line
     assert took < 5.0, f"reported after {took:.1f}s"
