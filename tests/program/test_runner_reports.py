@@ -198,6 +198,8 @@ def test_diagnostics_show_under_their_resource_and_the_order_is_registration_ord
     assert len(re.findall(r"provider: gcore: POST .* got HTTP 503.*retrying", block)) == 2, up
     rest = up[up.index(f"  {second}  created") :]
     assert "provider:" not in rest
+    # Each line once: a quick call's lines only under its resource, not also as it happened.
+    assert len(re.findall(r"got HTTP 503", out)) == 2, out
     # One line of inputs per resource, not the whole JSON.
     assert "      direction=ingress ethertype=IPv4 protocol=tcp ports=443 " in up
     assert max(len(line) for line in up.splitlines() if "direction=" in line) < 200
@@ -359,3 +361,24 @@ def test_the_left_behind_command_uses_the_settings_the_provider_used(
             break
         threading.Event().wait(0.05)
     assert api.rules(group) == []
+
+
+def test_a_slow_calls_lines_show_as_they_happen_and_only_once(
+    api: GcoreEmulator, tmp_path: Path
+) -> None:
+    # A Delete retried for more than 2 s: its lines are printed as they come (no silent
+    # wait), tagged with the resource, and not repeated under the resource afterwards.
+    group = api.create_group()
+    api.faults.add("503", method="DELETE")
+    program = write_program(tmp_path / "one", SECRET_PROGRAM)
+    config = {"securityGroupId": group, "gcore:retryBackoff": "1.5", "gcore:maxRetries": "2"}
+    done = run_cli(api, program, **config)
+
+    out = done.stdout
+    assert done.returncode == EXIT_FAILED, out
+    destroy = out[out.index("== Destroy") :]
+    for retry in (1, 2):
+        lines = [line for line in destroy.splitlines() if f"(retry {retry} of 2)" in line]
+        assert len(lines) == 1, destroy
+        assert lines[0].startswith("      [secret-rule] gcore: DELETE "), destroy
+    assert "provider:" not in destroy, destroy
