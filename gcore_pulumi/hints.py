@@ -31,3 +31,30 @@ def remove_config(key: str) -> str:
     if under_runner():
         return f"drop {key} from the --config/--secret options and Pulumi.<stack>.yaml"
     return f"`pulumi config rm {key}`"
+
+
+def fitting(cli: str, runner: str) -> str:
+    """``cli`` under the Pulumi CLI, ``runner`` under the program runner."""
+    return runner if under_runner() else cli
+
+
+def next_up() -> str:
+    """The next run that creates what the program declares."""
+    return fitting("the next `pulumi up`", "the next run of the program")
+
+
+def up_again() -> str:
+    """Running the program's deployment again."""
+    return fitting("run `pulumi up` again", "run the program again")
+
+
+def refresh() -> str:
+    """What reads every resource back from Gcore."""
+    return fitting("`pulumi refresh`", "a refresh (the runner's Refresh step)")
+
+
+def curl(url: str, method: str = "GET") -> str:
+    """A quoted curl command for ``url``; the API key is read from $GCORE_API_KEY, never
+    written out."""
+    verb = "" if method == "GET" else f"-X {method} "
+    return f"`curl {verb}-H \"Authorization: APIKey $GCORE_API_KEY\" '{url}'`"

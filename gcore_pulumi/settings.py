@@ -9,6 +9,7 @@ import difflib
 import ipaddress
 import math
 import os
+import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeVar
@@ -93,14 +94,16 @@ def misspelt_settings(keys: Iterable[object]) -> list[ConfigurationError]:
     """One error per ``gcore:*`` stack config key that is not a setting (``gcore:baseURL``,
     ``gcore:apikey``...), naming the setting it probably meant: such a key would otherwise
     be ignored, and the default used instead (real Gcore, for a misspelt ``gcore:baseUrl``).
-    Keys of other namespaces are not ours."""
+    The namespace counts in any case (``Gcore:baseUrl``, ``GCORE:baseUrl``): only the exact
+    key is read, so such a key is refused like any other misspelling. Keys of other
+    namespaces are not ours."""
     from . import hints
 
     known = {setting.config_key: setting for setting in SETTINGS}
     folded = {_fold(key): key for key in known}
     problems = []
     for key in sorted({k for k in keys if isinstance(k, str)}):
-        if not key.startswith(NAMESPACE) or key in known:
+        if not key.lower().startswith(NAMESPACE) or key in known:
             continue
         close = difflib.get_close_matches(_fold(key), folded, n=1, cutoff=0.6)
         meant = folded.get(_fold(key)) or (folded[close[0]] if close else None)
@@ -181,9 +184,12 @@ class Settings:
         for setting in SETTINGS:
             raw = config(setting.config_key) if config is not None else None
             source = setting.config_key
-            if raw is None or raw == "":
+            if raw is None:
                 raw, source = environ.get(setting.env), setting.env
-            if raw is None or raw == "":
+            if raw is not None and not str(raw).strip() and _empty_refused(setting, source):
+                problems.append(_given_empty(setting, source))
+                continue
+            if raw is None or not str(raw).strip():
                 continue
             try:
                 values[setting.attr] = _PARSERS[setting.attr](raw, source)
@@ -237,14 +243,55 @@ class Settings:
             )
 
 
+def _empty_refused(setting: Setting, source: str) -> bool:
+    """Whether an empty value given for ``setting`` at ``source`` is refused. Every stack
+    config key: no setting has a meaning for "", and the fallback would be another source
+    (GCORE_*, or the default: real Gcore for the base URL) the user did not choose. Of the
+    environment variables only GCORE_BASE_URL (``GCORE_BASE_URL=$UNSET`` would reach real
+    Gcore); the others empty count as unset, as shells use them (their fallback is a
+    default, or an error naming them)."""
+    return source == setting.config_key or setting.attr == "base_url"
+
+
+def _given_empty(setting: Setting, source: str) -> ConfigurationError:
+    """The error for a setting given with an empty value (the value is never shown)."""
+    from . import hints
+
+    fallback = (
+        f"{setting.env} or {DEFAULT_BASE_URL}"
+        if setting.attr == "base_url"
+        else f"{setting.env} or the default"
+    )
+    if source == setting.config_key:
+        secret = setting.attr == "api_key"
+        set_it = hints.set_config(source, "<key>" if secret else "<value>", secret=secret)
+        remove_it = hints.remove_config(source)
+        fix = f"give it a value ({set_it}), or remove it ({remove_it}) to use {fallback} instead"
+    else:
+        fix = f"give it a value, or unset it (`unset {source}`) to use {DEFAULT_BASE_URL} instead"
+    return ConfigurationError(
+        f"{source} is set but empty, so nothing was sent; {fix}",
+        key=source,
+    )
+
+
 def is_loopback(host: str) -> bool:
-    """``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
-    if host == "localhost":
+    """Whether ``host`` names this machine: ``localhost`` (``localhost.``, any case) or a
+    loopback address in any spelling the resolver accepts (127.0.0.0/8 as ``127.1`` or
+    ``127.0.0.2`` too, ``::1``, ``[::1]``, ``::ffff:127.0.0.1``)."""
+    name = host.strip("[]").lower()
+    if name in ("localhost", "localhost."):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(name.split("%", 1)[0])
     except ValueError:
-        return False
+        try:  # the short and numeric IPv4 forms (127.1, 2130706433) that inet_aton takes
+            address = ipaddress.IPv4Address(socket.inet_aton(name))
+        except OSError:
+            return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 N = TypeVar("N", int, float)

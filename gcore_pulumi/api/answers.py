@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
-from ..errors import UnexpectedAnswerError
+from ..errors import BrokenAnswerError, CutOffAnswerError, UnexpectedAnswerError
 
 if TYPE_CHECKING:
     import requests
@@ -75,6 +75,11 @@ class AmbiguousAnswer(Exception):
 def broken_2xx(response: requests.Response, error: UnexpectedAnswerError) -> str:
     """Why an accepted write's outcome is unknown: its answer broke on the way."""
     return f"HTTP {response.status_code} with a broken body ({error.message})"
+
+
+def broken_reason(error: BrokenAnswerError | CutOffAnswerError) -> str:
+    """What broke in a 2xx answer (its body cut off, or not Gcore's JSON), for a log line."""
+    return error.reason if isinstance(error, CutOffAnswerError) else error.message
 
 
 def unexpected(

@@ -11,7 +11,15 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 import requests
-from urllib3.exceptions import NameResolutionError, NewConnectionError, ReadTimeoutError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    ReadTimeoutError,
+    SSLError,
+)
 
 from ..errors import TransportError
 from ..settings import is_loopback
@@ -90,6 +98,28 @@ def _transport_error(
     return TransportError(method, path, reason, maybe_sent=sent)
 
 
+def retry_cause(error: BaseException | None) -> str:
+    """What went wrong with one try, in a few words for its retry log line (the wording of
+    the final error's reason above, without host or advice): never a urllib3 class name."""
+    causes = list(_causes(error))
+    if any(isinstance(c, (NameResolutionError, socket.gaierror)) for c in causes):
+        return "DNS lookup failed"
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return "connection refused"
+    if any(isinstance(c, ProxyError) for c in causes):
+        return "the proxy failed (HTTPS_PROXY / HTTP_PROXY)"
+    if any(isinstance(c, ConnectTimeoutError) for c in causes):
+        return "could not connect (timed out)"
+    if any(isinstance(c, ReadTimeoutError) for c in causes):
+        return "no answer before the read timeout (gcore:timeout)"
+    if any(isinstance(c, SSLError) for c in causes):
+        return "the TLS connection failed"
+    if any(isinstance(c, (ProtocolError, ConnectionError)) for c in causes):
+        return "the connection was dropped before an answer came"
+    why = next((c.strerror for c in causes if isinstance(c, OSError) and c.strerror), None)
+    return f"could not connect ({why})" if why else "no usable answer"
+
+
 def _connect_failure(error: requests.ConnectionError, host: str, where: str) -> str:
     """Why no connection was made: the name did not resolve, nothing listens, or the
     network has no way there."""
@@ -154,7 +184,7 @@ def _read_timed_out(error: requests.ConnectionError) -> bool:
     return any(isinstance(cause, ReadTimeoutError) for cause in _causes(error))
 
 
-def _causes(error: BaseException) -> Iterator[BaseException]:
+def _causes(error: BaseException | None) -> Iterator[BaseException]:
     """``error`` and every exception it wraps (urllib3 nests them in ``reason`` and args)."""
     seen: set[int] = set()
     todo: list[Any] = [error]

@@ -27,7 +27,9 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
+from urllib.parse import quote
 
+from .. import hints
 from ..errors import ApiError, GcoreError, NotFoundError, TransportError
 from ..models import ApiGroup, ApiGroupSummary, GroupSpec
 from ..settings import Settings
@@ -201,8 +203,8 @@ class GroupCreator:
         task_id = self._tasks.first_of(response, "POST", path)
         hint = (
             f"Gcore accepted the create (task {task_id}): once the task finishes, a group named "
-            f"{spec.name!r} exists that this stack does not record. Delete it (Gcore console) "
-            "before the next `pulumi up`, which would make another"
+            f"{spec.name!r} exists that this stack does not record. {self._delete_it(spec)} "
+            f"before {hints.next_up()}, which would make another"
         )
         task = self._tasks.follow(task_id, answered, hint)
         made = task.created_resources.security_groups if task.created_resources else None
@@ -215,6 +217,15 @@ class GroupCreator:
                 hint=hint,
             )
         return self._read_new_group(spec, made[0])
+
+    def _delete_it(self, spec: GroupSpec) -> str:
+        """How to delete a group this create made and the stack does not record: in the
+        console under the CLI; under the runner (no console with the emulator) with curl."""
+        if not hints.under_runner():
+            return "Delete it (Gcore console)"
+        where = self._settings.base_url + urls.groups(spec.project_id, spec.region_id)
+        listing = hints.curl(f"{where}?name={quote(spec.name, safe='')}")
+        return f"Delete it ({listing} lists it; {hints.curl(f'{where}/<id>', 'DELETE')} deletes it)"
 
     def _read_new_group(self, spec: GroupSpec, group_id: str) -> ApiGroup:
         """The group this create made, read now; if it cannot be read, what it must be
@@ -269,7 +280,7 @@ class GroupCreator:
                 attempt.path,
                 f"{cause}, and whether that try made the group could not be checked "
                 f"({error}). Look for a group named {spec.name!r} in project {spec.project_id}, "
-                f"region {spec.region_id} before the next `pulumi up`, and delete it if it is "
+                f"region {spec.region_id} before {hints.next_up()}, and delete it if it is "
                 "there (this stack does not record it)",
             ) from None
         if len(fresh) > 1:
@@ -280,7 +291,7 @@ class GroupCreator:
                 f"{cause}; since then {len(fresh)} groups named {spec.name!r} with this "
                 f"description and tags have appeared ({ids}), so which one this create made is "
                 "unclear. This stack records none of them: delete the ones you do not want and "
-                "run `pulumi up` again",
+                f"{hints.up_again()}",
             )
         if not fresh:
             return None

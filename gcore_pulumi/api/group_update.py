@@ -25,13 +25,14 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Final
 
+from .. import hints
 from ..errors import GcoreError, NotFoundError, TransportError
 from ..group_schema import group_patch
 from ..models import ApiGroup, ApiTaskIds, GroupSpec, user_tags
 from ..rule_set import RULES_KEY, live_rules_output, rules_differ
 from . import urls
 from .answers import succeeded
-from .groups import GROUP_404, GROUP_GONE, GroupKey, Groups
+from .groups import GroupKey, Groups, group_404, group_gone
 from .retry import RETRY_STATUSES
 from .tasks import TASK_LOOKBACK, TaskLost, Tasks
 from .transport import Transport
@@ -51,6 +52,11 @@ _MAY_BE_APPLIED: Final = (
     "effect could not be checked), while the stack keeps the old values: run `pulumi "
     "refresh` to see the group as it is, then `pulumi up`"
 )
+
+
+def _not_applied() -> str:
+    """``_NOT_APPLIED`` as it fits where it runs (see ``hints``)."""
+    return _NOT_APPLIED.replace("run `pulumi up` again", hints.up_again())
 
 
 class GroupUpdater:
@@ -79,7 +85,7 @@ class GroupUpdater:
             self._groups.invalidate(key)
         if group is None:
             read = urls.group(*key)
-            raise NotFoundError(404, "GET", read, "the group is gone", hint=GROUP_GONE)
+            raise NotFoundError(404, "GET", read, "the group is gone", hint=group_gone())
         return group
 
     def adopt(self, spec: GroupSpec) -> ApiGroup:
@@ -116,7 +122,14 @@ class GroupUpdater:
             unchanged = response is not None and response.status_code == 429
             if not unchanged and self._applied(key, path, body, since, cause):
                 return
-            self._transport.spend(retries, "PATCH", path, cause, response, hint=_NOT_APPLIED)
+            self._transport.spend(
+                retries,
+                "PATCH",
+                path,
+                cause,
+                response,
+                hint=_not_applied(),
+            )
 
     def _try(self, path: str, body: dict[str, Any]) -> tuple[str, requests.Response | None] | None:
         """Send once and wait for the answered tasks: None when done, else why the try is
@@ -132,7 +145,7 @@ class GroupUpdater:
         if response.status_code in RETRY_STATUSES:
             return f"HTTP {response.status_code}", response
         if not succeeded(response):
-            self._transport.expect(response, "PATCH", path, if_gone=GROUP_404)
+            self._transport.expect(response, "PATCH", path, if_gone=group_404())
         try:
             answer = self._transport.parse(ApiTaskIds, response, "PATCH", path)
         except GcoreError as broken:  # a 2xx broken on the way: Gcore may have done it
@@ -163,7 +176,7 @@ class GroupUpdater:
             raise TransportError("PATCH", path, f"{reason}. {_MAY_BE_APPLIED}") from error
         if group is None:
             read = urls.group(*key)
-            raise NotFoundError(404, "GET", read, "the group is gone", hint=GROUP_GONE)
+            raise NotFoundError(404, "GET", read, "the group is gone", hint=group_gone())
         done = holds(group, body)
         log.warning(
             "gcore: PATCH %s got %s; %s",

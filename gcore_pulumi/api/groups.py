@@ -9,12 +9,14 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from ..errors import ApiError, GcoreError
+from .. import hints
+from ..errors import ApiError, BrokenAnswerError, CutOffAnswerError, GcoreError
 from ..group_cache import GroupReadCache
 from ..models import ApiGroup, ApiGroupListPage, ApiGroupPage, ApiGroupSummary
 from ..settings import Settings
 from . import urls
-from .answers import gcore_time
+from .answers import broken_reason, gcore_time
+from .retry import Retries
 from .tasks import Tasks
 from .transport import PAGE_SIZE, Transport
 
@@ -40,6 +42,31 @@ _GROUP_IN_USE: Final = (
     "The group is still attached to instances (or ports): detach it from them, or delete "
     "those instances, then run `pulumi destroy` (or `pulumi up`) again"
 )
+_GONE_UNDER_RUNNER: Final = (
+    "The group is gone (deleted outside Pulumi?): the runner keeps no state, so run the "
+    "program again (a group it declares is made anew), or give it the id of a group that exists"
+)
+_IN_USE_UNDER_RUNNER: Final = (
+    "The group is still attached to instances (or ports): detach it from them, or delete "
+    "those instances, then delete the group with the command the runner prints under LEFT BEHIND"
+)
+
+
+def group_gone() -> str:
+    """``GROUP_GONE`` as it fits where it runs (see ``hints``)."""
+    return hints.fitting(GROUP_GONE, _GONE_UNDER_RUNNER)
+
+
+def group_404() -> str:
+    """``GROUP_404`` as it fits where it runs."""
+    return hints.fitting(GROUP_404, GROUP_404.replace(GROUP_GONE, _GONE_UNDER_RUNNER)).replace(
+        "`pulumi refresh` tells", f"{hints.refresh()} tells"
+    )
+
+
+def _group_in_use() -> str:
+    return hints.fitting(_GROUP_IN_USE, _IN_USE_UNDER_RUNNER)
+
 
 GroupKey = tuple[int, int, str]
 """(project_id, region_id, group_id)"""
@@ -149,21 +176,46 @@ class Groups:
         return wanted, gcore_time(first)
 
     def delete(self, project_id: int, region_id: int, group_id: str) -> bool:
-        """Delete the group (v1) and with it its rules; False if it was already gone."""
-        path = urls.group(project_id, region_id, group_id)
+        """Delete the group (v1) and with it its rules; False if it was already gone. A
+        DELETE is safe to send twice: after a 2xx answer broken on the way (cut off, or not
+        Gcore's JSON), the group list says whether it was done (the proof ``gone`` uses),
+        and while the group is still there the DELETE is sent again."""
+        key = (project_id, region_id, group_id)
+        path = urls.group(*key)
+        retries: Retries | None = None
         try:
             with self._transport.operation():
-                response = self._transport.send("DELETE", path)
-                if self.gone((project_id, region_id, group_id), response, "DELETE", path):
-                    return False
-                in_use = _GROUP_IN_USE if response.status_code == 409 else None
-                body = self._transport.expect(response, "DELETE", path, hint=in_use)
-                tasks = body.get("tasks") if isinstance(body, dict) else None
-                for task_id in tasks if isinstance(tasks, list) else ():
-                    self._tasks.wait(str(task_id))
+                while True:
+                    try:
+                        response = self._transport.send("DELETE", path)
+                        if self.gone(key, response, "DELETE", path):
+                            return False
+                        in_use = (
+                            hints.fitting(_GROUP_IN_USE, _IN_USE_UNDER_RUNNER)
+                            if response.status_code == 409
+                            else None
+                        )
+                        body = self._transport.expect(response, "DELETE", path, hint=in_use)
+                    except (BrokenAnswerError, CutOffAnswerError) as broken:
+                        if not self._listed(key):
+                            return True
+                        retries = retries or self._transport.retries()
+                        cause = f"{broken_reason(broken)}, and the group is still there"
+                        self._transport.spend(retries, "DELETE", path, cause, None)
+                        continue
+                    tasks = body.get("tasks") if isinstance(body, dict) else None
+                    for task_id in tasks if isinstance(tasks, list) else ():
+                        self._tasks.wait(str(task_id))
+                    return True
         finally:
-            self.invalidate((project_id, region_id, group_id))
-        return True
+            self.invalidate(key)
+
+    def _listed(self, key: GroupKey) -> bool:
+        """Whether the group list, asked now, still shows the group (a failed list raises:
+        nothing is taken as deleted without it)."""
+        project_id, region_id, group_id = key
+        listed, _ = self.list(project_id, region_id, None)
+        return any(group.id == group_id for group in listed)
 
 
 def matches(
@@ -187,9 +239,10 @@ def read_made(read: Callable[[], T], provisional: Callable[[], T], what: str, wh
     except GcoreError as error:
         log.warning(
             "gcore: %s was made, but reading %s failed (%s); recording it with the values "
-            "asked for: `pulumi refresh` reads the rest",
+            "asked for: %s reads the rest",
             what,
             whence,
             error,
+            hints.refresh(),
         )
         return provisional()

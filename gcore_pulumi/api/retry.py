@@ -32,6 +32,7 @@ from urllib3.util import Timeout
 from urllib3.util.retry import RequestHistory, Retry
 
 from ..settings import is_loopback
+from .diagnosis import retry_cause
 
 if TYPE_CHECKING:
     import requests
@@ -153,7 +154,7 @@ class PolicyRetry(Retry):
         if current is not None and current.remaining() <= 0:
             raise DeadlineExceeded("the deadline (gcore:deadline) passed while retrying")
         last = new.history[-1]
-        cause = f"HTTP {last.status}" if last.status else type(last.error).__name__
+        cause = f"HTTP {last.status}" if last.status else retry_cause(last.error)
         tries = len(new.history)
         log.warning(
             "gcore: %s %s got %s; retrying (retry %d of %s)",

@@ -36,7 +36,7 @@ from .answers import AmbiguousAnswer, asked_where, gcore_error_body, joined, suc
 from .groups import Groups
 from .locks import KeyedLocks
 from .retry import Retries
-from .rules import MAYBE_CREATED, RuleApi
+from .rules import RuleApi, maybe_created
 from .tasks import TASK_LOOKBACK
 from .transport import Transport
 
@@ -200,7 +200,7 @@ class RuleCreator:
             ambiguous = attempt.ambiguous
             self._transport.spend(
                 attempt.retries, "POST", path, "HTTP 429", response,
-                hint=MAYBE_CREATED if ambiguous else None,
+                hint=maybe_created() if ambiguous else None,
                 note=_CHECKING_FIRST if ambiguous else "",
             )  # fmt: skip
             return None
@@ -225,7 +225,7 @@ class RuleCreator:
         try:
             self._transport.spend(
                 attempt.retries, "POST", attempt.path, cause, response,
-                hint=MAYBE_CREATED, note=_CHECKING_FIRST,
+                hint=maybe_created(), note=_CHECKING_FIRST,
             )  # fmt: skip
         except GcoreError:
             settled = self._settle(attempt)
@@ -343,7 +343,7 @@ def _conflict(path: str, body: dict[str, Any], hint: str) -> ConflictError:
 
 def _with_maybe_created(error: GcoreError, path: str) -> GcoreError:
     """``error`` saying that an earlier try may have created the rule (once)."""
-    if MAYBE_CREATED in str(error) or isinstance(error, (ConflictError, NotFoundError)):
+    if maybe_created() in str(error) or isinstance(error, (ConflictError, NotFoundError)):
         return error
     if isinstance(error, ApiError):
         return type(error)(
@@ -354,6 +354,8 @@ def _with_maybe_created(error: GcoreError, path: str) -> GcoreError:
             request_id=error.request_id,
             exception_class=error.exception_class,
             invalid_fields=error.invalid_fields,
-            hint=joined(error.hint, MAYBE_CREATED) if error.hint else MAYBE_CREATED,
+            hint=joined(error.hint, maybe_created()) if error.hint else maybe_created(),
         )
-    return TransportError("POST", path, joined(str(error), MAYBE_CREATED), maybe_sent=True)
+    # A TransportError's text already starts "POST <path> failed:": keep only its reason
+    why = error.reason if isinstance(error, TransportError) else str(error)
+    return TransportError("POST", path, joined(why, maybe_created()), maybe_sent=True)

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import ValidationError
 
+from .. import hints
 from ..errors import ApiError, BrokenAnswerError, CutOffAnswerError, GcoreError
 from ..models import ApiRule, ApiTaskIds, RuleSpec
 from ..ownership import OwnedRules
 from ..tasks import TaskFailedError, TaskPendingError
 from . import urls
-from .answers import AmbiguousAnswer, broken_2xx
+from .answers import AmbiguousAnswer, broken_2xx, broken_reason
 from .groups import GroupKey, Groups, read_made
 from .retry import Retries
 from .tasks import TASK_LOOKBACK, Tasks
@@ -36,6 +37,11 @@ MAYBE_CREATED: Final = (
     "An earlier try may have created the rule: if the next `pulumi up` reports it as "
     "already existing (409), that is this rule; adopt it with adopt_existing=True, or delete it"
 )
+
+
+def maybe_created() -> str:
+    """``MAYBE_CREATED`` as it fits where it runs (see ``hints``)."""
+    return MAYBE_CREATED.replace("the next `pulumi up`", hints.next_up())
 
 
 class RuleApi(ABC):
@@ -86,7 +92,7 @@ class V1Rules(RuleApi):
 
     def created(self, spec: RuleSpec, path: str, response: requests.Response) -> ApiRule:
         try:
-            return self._transport.parse(ApiRule, response, "POST", path, MAYBE_CREATED)
+            return self._transport.parse(ApiRule, response, "POST", path, maybe_created())
         except BrokenAnswerError as broken:  # the rule may well have been made
             raise AmbiguousAnswer(broken_2xx(response, broken)) from None
 
@@ -120,8 +126,8 @@ class V2Rules(RuleApi):
     def created(self, spec: RuleSpec, path: str, response: requests.Response) -> ApiRule:
         """Wait for the create's task and read the rule it made from the group."""
         answered = time.monotonic()
-        task_id = self._tasks.first_of(response, "POST", path, MAYBE_CREATED)
-        task = self._tasks.follow(task_id, answered, MAYBE_CREATED)
+        task_id = self._tasks.first_of(response, "POST", path, maybe_created())
+        task = self._tasks.follow(task_id, answered, maybe_created())
         made = task.created_resources.security_group_rules if task.created_resources else None
         key = (spec.project_id, spec.region_id, spec.group_id)
         if made:
@@ -140,7 +146,7 @@ class V2Rules(RuleApi):
                 "GET",
                 urls.task(task_id),
                 "the task finished, but the rule it made is not in the group",
-                hint=MAYBE_CREATED,
+                hint=maybe_created(),
             )
         return rule
 
@@ -171,7 +177,7 @@ class V2Rules(RuleApi):
         except GcoreError as error:
             log.warning("gcore: POST %s: could not list Gcore's tasks (%s)", path, error)
             return
-        self._tasks.wait_out(pending, hint=MAYBE_CREATED)
+        self._tasks.wait_out(pending, hint=maybe_created())
 
     def rule_path(self, project_id: int, region_id: int, group_id: str, rule_id: str) -> str:
         return urls.rule_v2(project_id, region_id, group_id, rule_id)
@@ -247,7 +253,7 @@ class Rules:
                         if self._confirmed(key, rule_id, path, since):
                             break
                         retries = retries or self._transport.retries()
-                        cause = f"{_why(broken)}, and the rule is still there"
+                        cause = f"{broken_reason(broken)}, and the rule is still there"
                         self._transport.spend(retries, "DELETE", path, cause, None)
                         continue
                     self._api.deleted(key, rule_id, path, answer)
@@ -263,7 +269,3 @@ class Rules:
         self._api.before_confirming(key, path, since)
         group = self._groups.fresh(key, time.monotonic())
         return group is None or group.find(rule_id) is None
-
-
-def _why(error: BrokenAnswerError | CutOffAnswerError) -> str:
-    return error.reason if isinstance(error, CutOffAnswerError) else error.message

@@ -64,7 +64,12 @@ class RunContext:
 
     def diagnostics(self, resource: MockedResource) -> None:
         """What the provider printed while working on ``resource``, under it."""
-        for line in self.providers.printed(resource.urn):
+        self.diagnostics_for(resource.urn)
+
+    def diagnostics_for(self, urn: str) -> None:
+        """What the provider printed during the quick calls for ``urn`` (a slow call's lines
+        were printed as they came, see :class:`~.run_watch.Watcher`), each line once."""
+        for line in self.providers.printed(urn):
             self.say(f"      provider: {line}")
 
     def details(self, resource: MockedResource, *, outputs: bool) -> None:

@@ -80,7 +80,7 @@ def _left_behind(run: RunContext) -> None:
         )
         for resource in run.report.left_behind:
             run.say(f"  {label(resource)}  id {resource.id}")
-            run.say(f"      {delete_hint(resource, run.config)}")
+            run.say(f"      {delete_hint(resource, run.config, run.providers.child_env)}")
     else:
         run.say(f"{len(run.report.destroyed)} resource(s) deleted; nothing is left behind.")
 

@@ -189,20 +189,29 @@ def fields(props: Mapping[str, Any], secret_keys: Collection[str]) -> str:
     return " ".join(parts) or "(no inputs)"
 
 
-def delete_hint(resource: MockedResource, config: Mapping[str, str]) -> str:
+def delete_hint(resource: MockedResource, config: Mapping[str, str], env: Mapping[str, str]) -> str:
     """How to delete a left-behind Gcore resource without the Pulumi CLI: one curl command
-    (the API key from $GCORE_API_KEY, never printed)."""
-    base = (config.get("gcore:baseUrl") or "https://api.gcore.com").rstrip("/")
-    project = _shown(resource.outputs.get("project_id") or config.get("gcore:projectId") or "P")
-    region = _shown(resource.outputs.get("region_id") or config.get("gcore:regionId") or "R")
+    (the API key from $GCORE_API_KEY, never printed). The base URL, the default project and
+    region and the rule API are the provider's settings (``config`` first, then ``env``, the
+    provider process's environment), so the command goes where the provider's calls went."""
+    from ..api import urls
+    from ..settings import Settings
+
+    settings, _ = Settings.load_lenient(config.get, env)
+    outputs = resource.outputs
+    project = _shown(outputs.get("project_id") or settings.project_id or "P")
+    region = _shown(outputs.get("region_id") or settings.region_id or "R")
     kind = resource.type_token.rsplit(":", 1)[-1]
-    route = {"SecurityGroupRule": "securitygrouprules", "SecurityGroup": "securitygroups"}
-    if kind not in route:
+    if kind == "SecurityGroup":
+        path = urls.group(project, region, str(resource.id))
+    elif kind == "SecurityGroupRule" and settings.rule_api == "v2":
+        group = str(outputs.get("group_id") or resource.inputs.get("group_id") or "G")
+        path = urls.rule_v2(project, region, group, str(resource.id))
+    elif kind == "SecurityGroupRule":
+        path = urls.rule_v1(project, region, str(resource.id))
+    else:
         return "delete it where it was made (it is not a Gcore security group or rule)"
-    return (
-        f'curl -X DELETE -H "Authorization: APIKey $GCORE_API_KEY" '
-        f"{base}/cloud/v1/{route[kind]}/{project}/{region}/{resource.id}"
-    )
+    return f'curl -X DELETE -H "Authorization: APIKey $GCORE_API_KEY" {settings.base_url}{path}'
 
 
 def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:

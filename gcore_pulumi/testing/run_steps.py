@@ -58,6 +58,7 @@ class Run(RunContext):
             self.error(
                 f"  error: {failure.type_token}  {failure.name}: {error_line(failure.error)}"
             )
+            self.diagnostics_for(mocks.process.make_urn(failure.name, failure.type_token))
         if not failures and not isinstance(exc, StoppedError):
             line = f"  error: the program failed: {type(exc).__name__}: {error_line(exc)}"
             if isinstance(exc, pulumi.ConfigMissingError):
@@ -89,6 +90,7 @@ class Run(RunContext):
                 self.details(resource, outputs=False)
             elif resource.kind == "read":
                 self.say(f"  = {label(resource)}  would be read (id {resource.id}; not managed)")
+                self.diagnostics(resource)
             else:
                 self.say(f"  * {label(resource)}  not a dynamic resource: echoed as a mock")
         self.say(f"{len(self.report.planned)} resource(s) to create.")
@@ -118,6 +120,7 @@ class Run(RunContext):
                 self.details(resource, outputs=True)
             elif resource.kind == "read":
                 self.say(f"  = {label(resource)}  read, id {resource.id} (not managed)")
+                self.diagnostics(resource)
             else:
                 self.say(f"  * {label(resource)}  not a dynamic resource: echoed as a mock")
         if failure is not None:

@@ -45,14 +45,17 @@ WAIT_NOTICE_EVERY: Final = 5.0
 
 
 class Watcher:
-    """Shows what the provider process prints (its diagnostics: retries, adoption,
-    reconciliation, slow tasks, warnings) as it prints it, and, when a call has printed nothing
-    for WAIT_NOTICE_AFTER seconds, what it is waiting for; keeps the lines per resource for the
-    step's summary.
+    """Shows each line the provider process prints (its diagnostics: retries, adoption,
+    reconciliation, slow tasks, warnings) once: a quick call's lines under its resource in
+    the step's summary (as the CLI shows diagnostics), a slow call's as they come.
 
     Calls go one at a time (``call``), so every line belongs to the one resource whose call
-    was in flight; lines printed outside any call belong to the provider process itself (key
-    None)."""
+    was in flight. A call's lines are held for the summary while it is quick; once it has
+    run WAIT_NOTICE_AFTER seconds, its held lines and every later one are printed as they
+    come, tagged ``[NAME]``, and not kept for the summary (so no wait over 2 s is silent,
+    and no line shows twice); when it has printed nothing for that long, a line says what it
+    waits for. Lines printed outside a resource's call (key None: the provider process
+    itself, Configure) are printed as they come."""
 
     def __init__(self, process: ProviderProcess, say: Printer) -> None:
         self.process = process
@@ -62,6 +65,10 @@ class Watcher:
         self._state_lock = threading.Lock()
         self._seen = {"stdout": 0, "stderr": 0}
         self._current: tuple[str, str | None, str, float] | None = None
+        self._held: list[str] = []
+        """The lines of the call in flight, while it is quick (for the summary)."""
+        self._live = False
+        """Whether the call in flight prints its lines as they come (it is slow)."""
         self._quiet_since = time.monotonic()
         self._next_notice = WAIT_NOTICE_AFTER
         self._stop = threading.Event()
@@ -86,12 +93,14 @@ class Watcher:
                 self._current = (what, urn, name, time.monotonic())
                 self._quiet_since = time.monotonic()
                 self._next_notice = WAIT_NOTICE_AFTER
+                self._held, self._live = [], urn is None
             try:
                 yield
             finally:
                 self.collect()
                 with self._state_lock:
-                    self._current = None
+                    self.lines.setdefault(urn, []).extend(self._held)
+                    self._current, self._held = None, []
 
     def take(self, urn: str | None) -> list[str]:
         with self._state_lock:
@@ -113,15 +122,33 @@ class Watcher:
             current = self._current
             self._quiet_since = time.monotonic()
             self._next_notice = WAIT_NOTICE_AFTER
-            urn, name = (current[1], current[2]) if current else (None, "provider")
-            self.lines.setdefault(urn, []).extend(new)
-        for line in new:
+            if current is not None and not self._live:
+                self._held.extend(new)
+            else:  # printed under the lock, so that lines keep their order
+                self._print(current[2] if current else "provider", new)
+
+    def _print(self, name: str, lines: list[str]) -> None:
+        for line in lines:
             self.say(f"      [{name}] {line}")
+
+    def _go_live(self) -> None:
+        """The call in flight has run WAIT_NOTICE_AFTER seconds: print what it held, and
+        from now on its lines as they come."""
+        with self._state_lock:
+            current = self._current
+            if current is None or self._live:
+                return
+            if time.monotonic() - current[3] < WAIT_NOTICE_AFTER:
+                return
+            self._live = True
+            self._print(current[2], self._held)
+            self._held = []
 
     def _tick(self) -> None:
         while not self._stop.wait(0.25):
             with suppress(Exception):
                 self.collect()
+                self._go_live()
                 with self._state_lock:
                     current = self._current
                     quiet = time.monotonic() - self._quiet_since

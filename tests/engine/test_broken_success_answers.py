@@ -13,9 +13,12 @@ from typing import Any
 
 import pytest
 
+from gcore_pulumi import SecurityGroupProvider
 from gcore_pulumi.testing import GcoreEmulator
+from gcore_pulumi.testing.engine import ProviderProcess
+from tests.standin import StandIn
 
-from .conftest import Engine, rule_inputs
+from .conftest import Engine, clean_env, rule_inputs, stack_config
 
 SSH = {"protocol": "tcp", "port_range_min": 22, "port_range_max": 22}
 HTML_200 = "commit_then_html_200"
@@ -80,6 +83,44 @@ def test_a_rule_delete_whose_answer_broke_reports_the_rule_deleted(
     engine().delete(rule_id, outputs)
     assert emulator.faults.injected == {kind: 1}
     assert emulator.rules(group) == []
+
+
+@pytest.mark.parametrize("kind", [TRUNCATE, HTML_200])
+def test_a_group_delete_whose_answer_broke_reports_the_group_deleted(
+    groups: Any, emulator: GcoreEmulator, kind: Any
+) -> None:
+    # Gcore deleted the group; the proof is the group list without it (as for a 404).
+    # (Gcore answers a bodiless 204, which stays whole: its TRUNCATE case is a plain delete)
+    process = groups()
+    group_id, outputs = process.create(process.check({"name": "web"}).inputs)
+    emulator.faults.add(kind, method="DELETE", times=1)
+    groups().delete(group_id, outputs)
+    assert emulator.faults.injected == {kind: 1}
+    assert emulator.groups() == []
+
+
+def test_a_group_delete_whose_broken_answer_changed_nothing_is_sent_again(
+    emulator: GcoreEmulator,
+) -> None:
+    # Something on the way answered 200 with its own page, and Gcore never saw the DELETE:
+    # the group list still shows the group, so the DELETE is sent again (not reported done).
+    group_id = emulator.create_group(project_id=1, region_id=1, name="web")
+    with StandIn(emulator.base_url) as proxy:
+        html = b"<html><body>ok</body></html>"
+        proxy.answer(
+            "DELETE", r"/securitygroups/", 200, html, {"Content-Type": "text/html"}, times=1
+        )
+        process = ProviderProcess(SecurityGroupProvider(), env=clean_env()).start()
+        try:
+            config = {**stack_config(emulator), "gcore:baseUrl": proxy.base_url}
+            process.configure(config, secret_keys=["gcore:apiKey"])
+            outputs = process.read(group_id, {}, None).outputs
+            process.delete(group_id, outputs)
+        finally:
+            process.stop()
+        assert len(proxy.requests("DELETE")) == 2
+    assert emulator.groups() == []
+    assert "(the answer is not JSON), and the group is still there; retrying" in process.output()
 
 
 @pytest.mark.parametrize("rule_api", ["v1", "v2"], indirect=True)

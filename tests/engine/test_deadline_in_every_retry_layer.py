@@ -123,3 +123,18 @@ def test_a_post_after_refused_connections_with_time_left_is_sent_once(
     assert proxy.listening_again
     assert len(proxy.requests("POST")) == 1
     assert [r["id"] for r in emulator.rules(group)] == [rule_id]
+
+
+def test_a_create_that_runs_out_of_time_says_failed_once(
+    engine: Engine, emulator: GcoreEmulator, group: str
+) -> None:
+    # The POST's answer comes after gcore:deadline: the error names the request once
+    # ("POST ... failed: gave up: ..."), not "POST ... failed: POST ... failed: gave up".
+    process = engine(**{"gcore:deadline": "1", "gcore:timeout": "0.5"})
+    checked = process.check(rule_inputs(group, protocol="tcp", port_range_min=22))
+    emulator.faults.add("slow", method="POST", delay=3, times=1)
+    with pytest.raises(ProviderRpcError) as caught:
+        process.create(checked.inputs)
+    line = caught.value.details.strip().splitlines()[-1]
+    assert line.count("failed:") == 1, line
+    assert "An earlier try may have created the rule" in line

@@ -4,6 +4,8 @@ again), and someone else's group of the same name (never adopted)."""
 
 from __future__ import annotations
 
+import re
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -86,6 +88,34 @@ def test_task_outliving_the_deadline_names_it_and_says_what_to_do(
     assert task["id"] in line and "gcore:deadline" in line and "'web'" in line
     last = max(i for i, r in enumerate(emulator.requests) if r.path.startswith(TASKS))
     assert all(not r.path.startswith(V2) for r in emulator.requests[last:])
+
+
+def test_under_the_runner_the_task_outliving_the_deadline_says_how_to_delete_it_there(
+    emulator: GcoreEmulator,
+) -> None:
+    # The runner (GCORE_PULUMI_RUNNER=1) has no console and no `pulumi up`: the hint names
+    # its next run and commands that find and delete the group, which work as printed.
+    emulator.task_delays["create_security_group"] = 1.5
+    env = clean_env(GCORE_PULUMI_RUNNER="1")
+    with ProviderProcess(SecurityGroupProvider(), env=env) as short:
+        config = stack_config(emulator, **{"gcore:deadline": "0.6", "gcore:timeout": "0.3"})
+        short.configure(config, secret_keys=["gcore:apiKey"])
+        with pytest.raises(ProviderRpcError) as caught:
+            create(short)
+    line = last_line(caught.value)
+    assert "pulumi " not in line and "console" not in line, line
+    assert "before the next run of the program, which would make another" in line
+    commands = re.findall(r"`(curl [^`]*)`", line)
+    assert len(commands) == 2 and all("$GCORE_API_KEY" in c for c in commands), line
+    time.sleep(2.0)  # the task finishes
+    [group_id] = named(emulator)
+    bash = {**clean_env(), "GCORE_API_KEY": emulator.api_key}
+    listed = subprocess.run(["bash", "-c", commands[0] + " --fail -s"], env=bash,
+                            capture_output=True, text=True, check=True, timeout=30)  # fmt: skip
+    assert group_id in listed.stdout
+    delete = commands[1].replace("<id>", group_id)
+    subprocess.run(["bash", "-c", delete + " --fail -s"], env=bash, check=True, timeout=30)
+    assert named(emulator) == []
 
 
 @pytest.mark.parametrize("kind", ["commit_then_drop", "commit_then_502"])

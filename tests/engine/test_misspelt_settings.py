@@ -24,6 +24,10 @@ MISSPELT = [
     ("gcore:apikey", "gcore:apiKey"),
     ("gcore:projectID", "gcore:projectId"),
     ("gcore:region_id", "gcore:regionId"),
+    # The namespace in another case is still ours: Pulumi passes the key on as written.
+    ("Gcore:baseUrl", "gcore:baseUrl"),
+    ("GCORE:baseUrl", "gcore:baseUrl"),
+    ("GCORE:APIKEY", "gcore:apiKey"),
 ]
 
 
@@ -54,7 +58,10 @@ def test_a_misspelt_key_fails_every_call_and_sends_nothing(
         GCORE_CLOUD_PROJECT_ID=str(PROJECT),
         GCORE_CLOUD_REGION_ID=str(REGION),
     )
-    config = {"gcore:retryBackoff": "0.01", key: emulator.base_url if "base" in key else "1"}
+    config = {
+        "gcore:retryBackoff": "0.01",
+        key: emulator.base_url if "base" in key.lower() else "1",
+    }
     if provider is SecurityGroupRuleProvider:
         inputs = rule_inputs(group, project_id=PROJECT, region_id=REGION)
     else:
@@ -124,3 +131,38 @@ def test_hints_fit_where_they_run(emulator: GcoreEmulator, group: str, runner: b
         assert "`pulumi config rm gcore:baseURL`, then `pulumi config set gcore:baseUrl" in (
             misspelt.value.details
         )
+
+
+EMPTY = ["gcore:baseUrl", "gcore:apiKey", "gcore:projectId", "gcore:regionId", "gcore:ruleApi"]
+
+
+@pytest.mark.parametrize("key", EMPTY)
+def test_a_setting_given_empty_is_refused_not_taken_from_the_environment(
+    emulator: GcoreEmulator, elsewhere: StandIn, group: str, key: str
+) -> None:
+    """``pulumi config set gcore:baseUrl ""`` (or ``--config gcore:baseUrl=$UNSET``) gives the
+    key with no value: it must not fall back to GCORE_* (here "elsewhere") or the default
+    (real Gcore for the base URL), but be refused naming the key and what to do."""
+    env = clean_env(
+        GCORE_BASE_URL=elsewhere.base_url,
+        GCORE_API_KEY=API_KEY,
+        GCORE_CLOUD_PROJECT_ID=str(PROJECT),
+        GCORE_CLOUD_REGION_ID=str(REGION),
+        GCORE_RULE_API="v1",
+    )
+    config = {**emulator.stack_config(PROJECT, REGION), "gcore:retryBackoff": "0.01", key: ""}
+    emulator.clear_log()
+    process = start(SecurityGroupRuleProvider(), env)
+    try:
+        process.configure(config)
+        inputs = rule_inputs(group, project_id=PROJECT, region_id=REGION)
+        with pytest.raises(ProviderRpcError) as caught:
+            process.create(inputs)
+    finally:
+        process.stop()
+    details = caught.value.details
+    assert f"{key} is set but empty" in details
+    assert f"`pulumi config set {'--secret ' if key == 'gcore:apiKey' else ''}{key}" in details
+    assert f"`pulumi config rm {key}`" in details
+    assert elsewhere.requests() == [], "a request reached the API the environment names"
+    assert emulator.requests == [], "a request was sent"

@@ -33,9 +33,13 @@ def apis() -> Iterator[tuple[GcoreEmulator, GcoreEmulator]]:
         yield meant, elsewhere
 
 
+@pytest.mark.parametrize("key", ["gcore:baseURL", "Gcore:baseUrl", "GCORE:baseUrl"])
 @pytest.mark.parametrize("output", [False, True], ids=["plain", "output"])
 def test_a_misspelt_base_url_is_refused_by_the_lookup(
-    apis: tuple[GcoreEmulator, GcoreEmulator], monkeypatch: pytest.MonkeyPatch, output: bool
+    apis: tuple[GcoreEmulator, GcoreEmulator],
+    monkeypatch: pytest.MonkeyPatch,
+    output: bool,
+    key: str,
 ) -> None:
     meant, elsewhere = apis
     group_id = elsewhere.create_group(name="web")
@@ -43,7 +47,7 @@ def test_a_misspelt_base_url_is_refused_by_the_lookup(
         monkeypatch.delenv(name)
     monkeypatch.setenv("GCORE_BASE_URL", elsewhere.base_url)
     monkeypatch.setenv("GCORE_API_KEY", KEY)
-    config = {"gcore:baseURL": meant.base_url, "gcore:projectId": "1", "gcore:regionId": "1"}
+    config = {key: meant.base_url, "gcore:projectId": "1", "gcore:regionId": "1"}
 
     def program() -> Any:
         pulumi.runtime.set_all_config(config)
@@ -53,7 +57,7 @@ def test_a_misspelt_base_url_is_refused_by_the_lookup(
 
     with pytest.raises(ConfigurationError) as caught:
         run_program(NoResources(), program)
-    assert "gcore:baseURL is not a gcore-pulumi setting" in str(caught.value)
+    assert f"{key} is not a gcore-pulumi setting" in str(caught.value)
     assert "did you mean gcore:baseUrl?" in str(caught.value)
-    assert caught.value.key == "gcore:baseURL"
+    assert caught.value.key == key
     assert meant.requests == [] and elsewhere.requests == []

@@ -66,6 +66,27 @@ def test_a_misspelt_base_url_fails_the_run_naming_the_setting_and_sends_nothing(
     assert meant.requests == [] and elsewhere.requests == []
 
 
+def test_an_empty_base_url_fails_the_run_naming_the_key_and_sends_nothing(
+    apis: tuple[GcoreEmulator, GcoreEmulator],
+) -> None:
+    """``--config gcore:baseUrl=$UNSET`` gives the key empty: refused, not GCORE_BASE_URL."""
+    meant, elsewhere = apis
+    group = elsewhere.create_group()
+    elsewhere.clear_log()
+    env = clean_env(GCORE_BASE_URL=elsewhere.base_url, GCORE_API_KEY=KEY)
+    done = run_command(
+        "--config", "gcore:baseUrl=",
+        "--config", "gcore:projectId=1", "--config", "gcore:regionId=1",
+        "--config", f"securityGroupId={group}",
+        env=env,
+    )  # fmt: skip
+    assert done.returncode == EXIT_FAILED, done.stdout + done.stderr
+    assert "gcore:baseUrl is set but empty, so nothing was sent" in done.stdout
+    assert "`--config gcore:baseUrl=<value>`" in done.stdout
+    assert "pulumi config" not in done.stdout
+    assert meant.requests == [] and elsewhere.requests == []
+
+
 def test_a_missing_key_names_the_runners_option_not_the_cli(
     apis: tuple[GcoreEmulator, GcoreEmulator],
 ) -> None:

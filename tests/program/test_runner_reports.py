@@ -198,6 +198,8 @@ def test_diagnostics_show_under_their_resource_and_the_order_is_registration_ord
     assert len(re.findall(r"provider: gcore: POST .* got HTTP 503.*retrying", block)) == 2, up
     rest = up[up.index(f"  {second}  created") :]
     assert "provider:" not in rest
+    # Each line once: a quick call's lines only under its resource, not also as it happened.
+    assert len(re.findall(r"got HTTP 503", out)) == 2, out
     # One line of inputs per resource, not the whole JSON.
     assert "      direction=ingress ethertype=IPv4 protocol=tcp ports=443 " in up
     assert max(len(line) for line in up.splitlines() if "direction=" in line) < 200
@@ -310,3 +312,73 @@ def _children(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 found.append(int(entry.name))
     return [c for child in found for c in (child, *_children(child))]
+
+
+@pytest.mark.parametrize("rule_api", ["v1", "v2"])
+def test_the_left_behind_command_uses_the_settings_the_provider_used(
+    api: GcoreEmulator, tmp_path: Path, rule_api: str
+) -> None:
+    # The base URL, project and region come from GCORE_* variables (not the stack config),
+    # and gcore:ruleApi picks the rule route: the printed curl must use them all, as the
+    # provider did, and work as printed.
+    group = api.create_group()
+    api.faults.add("502", method="DELETE")
+    line = [sys.executable, "-m", "gcore_pulumi.testing", "run"]
+    line += [str(write_program(tmp_path / "one", SECRET_PROGRAM)), "--secret", "gcore:apiKey"]
+    line += ["--config", f"securityGroupId={group}", "--config", f"gcore:ruleApi={rule_api}"]
+    line += ["--config", "gcore:retryBackoff=0.01", "--config", "gcore:maxRetries=1"]
+    env = {
+        **clean_env(),
+        "GCORE_BASE_URL": api.base_url,
+        "GCORE_CLOUD_PROJECT_ID": "1",
+        "GCORE_CLOUD_REGION_ID": "1",
+    }
+    done = subprocess.run(
+        line, input=KEY + "\n", capture_output=True, text=True, env=env, cwd=REPO,
+        timeout=180, check=False,
+    )  # fmt: skip
+
+    out = done.stdout
+    assert done.returncode == EXIT_FAILED, out + done.stderr
+    [rule] = api.rules(group)
+    [hint] = [line.strip() for line in out.splitlines() if line.strip().startswith("curl ")]
+    assert KEY not in out and "$GCORE_API_KEY" in hint
+    assert hint.endswith(
+        f"/cloud/v2/security_groups/1/1/{group}/rules/{rule['id']}"
+        if rule_api == "v2"
+        else f"/cloud/v1/securitygrouprules/1/1/{rule['id']}"
+    )
+    assert f" {api.base_url}/cloud/" in hint
+    api.faults.clear()
+    subprocess.run(
+        ["bash", "-c", hint + " --fail -s"],
+        env={**clean_env(), "GCORE_API_KEY": KEY},
+        check=True,
+        timeout=30,
+    )
+    for _ in range(100):  # a v2 delete is a task
+        if not api.rules(group):
+            break
+        threading.Event().wait(0.05)
+    assert api.rules(group) == []
+
+
+def test_a_slow_calls_lines_show_as_they_happen_and_only_once(
+    api: GcoreEmulator, tmp_path: Path
+) -> None:
+    # A Delete retried for more than 2 s: its lines are printed as they come (no silent
+    # wait), tagged with the resource, and not repeated under the resource afterwards.
+    group = api.create_group()
+    api.faults.add("503", method="DELETE")
+    program = write_program(tmp_path / "one", SECRET_PROGRAM)
+    config = {"securityGroupId": group, "gcore:retryBackoff": "1.5", "gcore:maxRetries": "2"}
+    done = run_cli(api, program, **config)
+
+    out = done.stdout
+    assert done.returncode == EXIT_FAILED, out
+    destroy = out[out.index("== Destroy") :]
+    for retry in (1, 2):
+        lines = [line for line in destroy.splitlines() if f"(retry {retry} of 2)" in line]
+        assert len(lines) == 1, destroy
+        assert lines[0].startswith("      [secret-rule] gcore: DELETE "), destroy
+    assert "provider:" not in destroy, destroy

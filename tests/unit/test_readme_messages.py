@@ -63,7 +63,7 @@ def did_you_mean_quotes() -> list[str]:
     return list(dict.fromkeys(found))  # a quote repeated on another page is one quote
 
 
-def _settings_error(**config: str) -> str:
+def _settings_error(**config: str | None) -> str:
     values = {"gcore:apiKey": "k", **config}
     with pytest.raises(ConfigurationError) as caught:
         Settings.load(values.get, env={}).require_api_key()
@@ -117,7 +117,9 @@ def produced() -> list[str]:
     checked = check_inputs({"group_id": GROUP, "direction": "ingress"}, Defaults())
     bad_direction = check_inputs({"group_id": GROUP, "direction": "Ingress"}, Defaults(1, 1))
     return [
+        _settings_error(**{"gcore:apiKey": None}),
         _settings_error(**{"gcore:apiKey": ""}),
+        _settings_error(**{"gcore:baseUrl": ""}),
         _settings_error(**{"gcore:apiKey": "abc\n"}),
         _settings_error(**{"gcore:baseUrl": "https://api.gcore.com/?x=1"}),
         _settings_error(**{"gcore:ruleApi": "v3"}),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import time
+from typing import Any
 
 import pytest
 
@@ -116,3 +117,41 @@ def test_a_wait_over_two_seconds_says_what_it_waits_for(
         PolicyRetry._wait(7.0, "the server's Retry-After")
     assert slept == [1.5, 7.0]
     assert caplog.messages == ["gcore: waiting 7s (the server's Retry-After) before the next try"]
+
+
+def _refused() -> BaseException:
+    from urllib3.exceptions import NewConnectionError
+
+    error = NewConnectionError(None, "Failed to establish a new connection")  # type: ignore[arg-type]
+    error.__cause__ = ConnectionRefusedError(111, "Connection refused")
+    return error
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (_refused, "connection refused"),
+        (
+            lambda: __import__("urllib3").exceptions.NameResolutionError("h", None, "no name"),
+            "DNS lookup failed",
+        ),
+        (
+            lambda: __import__("urllib3").exceptions.ConnectTimeoutError("timed out"),
+            "could not connect (timed out)",
+        ),
+        (
+            lambda: __import__("urllib3").exceptions.ReadTimeoutError(None, "/", "read timed out"),
+            "no answer before the read timeout (gcore:timeout)",
+        ),
+        (
+            lambda: __import__("urllib3").exceptions.ProtocolError(
+                "aborted", ConnectionResetError(104, "reset")
+            ),
+            "the connection was dropped before an answer came",
+        ),
+    ],
+)
+def test_a_retry_line_says_what_failed_in_words(make: Any, words: str) -> None:
+    from gcore_pulumi.api.diagnosis import retry_cause
+
+    assert retry_cause(make()) == words

@@ -103,3 +103,54 @@ def test_settings_problems_never_quote_the_value() -> None:
         {"gcore:timeout": "hunter2", "gcore:projectId": "s3cret"}.get, {}
     )
     assert problems and all("hunter2" not in str(p) and "s3cret" not in str(p) for p in problems)
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+@pytest.mark.parametrize(
+    "key", ["gcore:baseUrl", "gcore:apiKey", "gcore:projectId", "gcore:ruleApi", "gcore:deadline"]
+)
+def test_a_config_key_given_empty_is_refused(key: str, value: str) -> None:
+    env = {"GCORE_BASE_URL": "https://elsewhere.example", "GCORE_API_KEY": KEY}
+    with pytest.raises(ConfigurationError) as caught:
+        load({key: value}, env)
+    assert caught.value.key == key
+    assert f"{key} is set but empty" in str(caught.value)
+    assert f"`pulumi config rm {key}`" in str(caught.value)
+    assert KEY not in str(caught.value)
+
+
+def test_an_empty_base_url_variable_is_refused_other_empty_variables_are_unset() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load({}, {"GCORE_BASE_URL": ""})
+    assert caught.value.key == "GCORE_BASE_URL"
+    assert "GCORE_BASE_URL is set but empty" in str(caught.value)
+    assert "`unset GCORE_BASE_URL`" in str(caught.value)
+    settings = load({}, {"GCORE_DEADLINE": "", "GCORE_CLOUD_PROJECT_ID": "", "GCORE_API_KEY": ""})
+    assert (settings.deadline, settings.project_id, settings.api_key) == (300.0, None, None)
+    # A stack config value wins, so an empty variable under it does not matter.
+    assert load({"gcore:baseUrl": "http://127.0.0.1:1"}, {"GCORE_BASE_URL": ""}).base_url
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1", "127.1", "127.0.0.2", "127.255.255.254", "2130706433", "localhost",
+     "LOCALHOST", "localhost.", "::1", "[::1]", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"],
+)  # fmt: skip
+def test_every_loopback_spelling_is_loopback(host: str) -> None:
+    from gcore_pulumi.settings import is_loopback
+
+    assert is_loopback(host)
+    bare = host.strip("[]")
+    in_url = f"[{bare}]" if ":" in bare else bare
+    # plain http to it is allowed (no gcore:allowInsecureHttp needed)
+    assert load({"gcore:baseUrl": f"http://{in_url}:8787"}).base_url.endswith(":8787")
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["128.0.0.1", "10.0.0.1", "api.gcore.com", "localhost.example", "126.255.255.255", "::2"],
+)
+def test_other_hosts_are_not_loopback(host: str) -> None:
+    from gcore_pulumi.settings import is_loopback
+
+    assert not is_loopback(host)
