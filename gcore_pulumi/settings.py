@@ -95,18 +95,22 @@ def misspelt_settings(keys: Iterable[object]) -> list[ConfigurationError]:
     ``gcore:apikey``...), naming the setting it probably meant: such a key would otherwise
     be ignored, and the default used instead (real Gcore, for a misspelt ``gcore:baseUrl``).
     The namespace counts in any case (``Gcore:baseUrl``, ``GCORE:baseUrl``): only the exact
-    key is read, so such a key is refused like any other misspelling. Keys of other
-    namespaces are not ours."""
+    key is read, so such a key is refused like any other misspelling when its name is close
+    to a setting's (other keys in another case of the namespace belong to a project named,
+    say, ``GCore``). Keys of other namespaces are not ours."""
     from . import hints
 
     known = {setting.config_key: setting for setting in SETTINGS}
-    folded = {_fold(key): key for key in known}
+    names = {_fold(key[len(NAMESPACE) :]): key for key in known}
     problems = []
     for key in sorted({k for k in keys if isinstance(k, str)}):
         if not key.lower().startswith(NAMESPACE) or key in known:
             continue
-        close = difflib.get_close_matches(_fold(key), folded, n=1, cutoff=0.6)
-        meant = folded.get(_fold(key)) or (folded[close[0]] if close else None)
+        name = _fold(key[len(NAMESPACE) :])
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+        meant = names.get(name) or (names[close[0]] if close else None)
+        if not key.startswith(NAMESPACE) and meant is None:
+            continue  # ``GCore:env``: a project named GCore's own key, not a misspelt setting
         if meant is not None:
             fix = (
                 f"did you mean {meant}? Rename it: {hints.remove_config(key)}, then "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gcore_pulumi.errors import ConfigurationError
-from gcore_pulumi.settings import DEFAULT_BASE_URL, Settings
+from gcore_pulumi.settings import DEFAULT_BASE_URL, Settings, misspelt_settings
 
 KEY = "sekrit-key-123"
 
@@ -154,3 +154,25 @@ def test_other_hosts_are_not_loopback(host: str) -> None:
     from gcore_pulumi.settings import is_loopback
 
     assert not is_loopback(host)
+
+
+@pytest.mark.parametrize("key", ["GCore:env", "GCORE:dbPassword", "Gcore:owner"])
+def test_a_project_named_gcore_in_another_case_keeps_its_own_keys(key: str) -> None:
+    # Pulumi namespaces a project's own config by the project's name, case and all: only a
+    # key whose name is close to a setting's is taken for a misspelt setting there.
+    assert misspelt_settings([key]) == []
+
+
+@pytest.mark.parametrize(("key", "meant"), [("Gcore:baseUrl", "gcore:baseUrl"),
+                                            ("GCORE:apikey", "gcore:apiKey"),
+                                            ("Gcore:region", "gcore:regionId")])  # fmt: skip
+def test_a_setting_in_another_case_of_the_namespace_is_refused(key: str, meant: str) -> None:
+    [problem] = misspelt_settings([key])
+    assert f"did you mean {meant}?" in str(problem)
+
+
+@pytest.mark.parametrize("key", ["gcore:env", "gcore:dbPassword"])
+def test_the_suggestion_comes_from_the_name_not_the_shared_namespace(key: str) -> None:
+    # "gcore:" alone made difflib suggest gcore:regionId for gcore:env
+    [problem] = misspelt_settings([key])
+    assert "did you mean" not in str(problem) and "use one of the settings" in str(problem)
