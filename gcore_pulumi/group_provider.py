@@ -64,9 +64,13 @@ class SecurityGroupProvider(ConfiguredProvider):
         group. Whether the group owns its rules (``rules`` given) is recorded, so that a
         SecurityGroupRule on it is refused in this run (see ownership.py)."""
         self._rt().rule_sets.record(id_, news.get("name"), news.get(RULES_KEY))
-        if news.get(RULES_KEY) is not None:  # what the set holds, as the state last saw it
-            self._rt().rule_sets.hold(id_, olds.get(RULES_KEY))
         result = diff_group(olds, news, self._rt().defaults)
+        if news.get(RULES_KEY) is not None and RULES_KEY not in result.updates:
+            # What the set holds, as the state last saw it, while this run leaves it as it is.
+            # A set that changes is held only once its update succeeded (``update``): after a
+            # failed update, the old set must not keep a removed SecurityGroupRule's delete
+            # from closing its rule.
+            self._rt().rule_sets.hold(id_, olds.get(RULES_KEY))
         if not result.replaces:  # a replacement's create may not be refused as a second owner
             self._rt().groups.manage(id_, news.get("name"))
         return DiffResult(

@@ -147,6 +147,29 @@ def test_the_moved_rule_stays_when_its_delete_comes_in_a_later_up(
     assert deletes(emulator) == [] and shape(emulator.rules(group_id)) == shape([SSH])
 
 
+def test_a_failed_set_update_does_not_keep_a_removed_rules_delete_from_closing_it(
+    start: Any, emulator: GcoreEmulator
+) -> None:
+    """An interrupted migration left the set holding SSH and the SSH rule resource in the
+    state. The next run drops both (``rules=[]``); the group's PATCH fails, and the engine
+    goes on (``--continue-on-error``) to delete the removed rule resource: it must close the
+    rule, since the set that held it was not applied and no resource declares it."""
+    first = start()
+    group_id, group_out = up_group(first, name="web")
+    rule_id, rule_out = up_rule(first, "moved", group_id=group_id, **SSH)
+    second = start()
+    news = second.check({"name": "web", "rules": [SSH]}, urn=group_urn(second)).inputs
+    updated = second.update(group_id, group_out, news, urn=group_urn(second))
+    third = start()
+    emptied = third.check({"name": "web", "rules": []}, urn=group_urn(third)).inputs
+    assert third.diff(group_id, updated, emptied, urn=group_urn(third)).changes == "some"
+    emulator.faults.add("503", method="PATCH")
+    with pytest.raises(ProviderRpcError):
+        third.update(group_id, updated, emptied, urn=group_urn(third))
+    third.delete(rule_id, {**rule_out, "__provider": RULE_PROVIDER}, urn=rule_urn(third, "moved"))
+    assert emulator.rules(group_id) == []  # closed: nothing in the stack declares it
+
+
 # --- adopt_id of a group the stack already manages --------------------------------------------
 
 MANAGED = "is already managed by another SecurityGroup of this stack"
