@@ -113,6 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
         f"Another command: {PROG} run PROGRAM_DIR [--config KEY=VALUE ...] runs a Pulumi "
         f"program without the Pulumi CLI (see {PROG} run --help).",
     )
+    _add_listen_options(parser)
+    _add_cloud_options(parser)
+    _add_behaviour_options(parser)
+    _add_log_option(parser)
+    return parser
+
+
+def _add_listen_options(parser: argparse.ArgumentParser) -> None:
+    """Where the emulator listens and which key it accepts."""
     parser.add_argument(
         "--host", type=_host, default="127.0.0.1", help="address to bind (default: %(default)s)"
     )
@@ -126,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"the API key to accept (default: ${API_KEY_VARIABLE}, else {DEFAULT_API_KEY}; "
         f"${PROVIDER_KEY_VARIABLE} is never used)",
     )
+
+
+def _add_cloud_options(parser: argparse.ArgumentParser) -> None:
+    """The groups it starts with, and their project and region."""
     parser.add_argument(
         "--group",
         action="append",
@@ -139,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--region-id", type=int, default=1, help="region of the groups (default: %(default)s)"
     )
+
+
+def _add_behaviour_options(parser: argparse.ArgumentParser) -> None:
+    """How it behaves: faults, task pace, latency, duplicates, seed."""
     parser.add_argument(
         "--fault",
         action="append",
@@ -179,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
         "in ERROR (default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=None, help="seed for faults and ids")
+
+
+def _add_log_option(parser: argparse.ArgumentParser) -> None:
+    """The request log."""
     parser.add_argument(
         "--log",
         metavar="FILE",
@@ -186,7 +207,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="write one line per request received (METHOD PATH STATUS) to FILE, '-' for "
         "stderr; the API key is never written",
     )
-    return parser
 
 
 def log_line(record: RequestRecord) -> str:
@@ -218,20 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(arguments)
     api_key, key_lines = _accepted_key(args.api_key, os.environ)
-    seed: int | None = args.seed
-    if seed is None and os.environ.get("GCORE_EMULATOR_SEED"):
-        try:
-            seed = int(os.environ["GCORE_EMULATOR_SEED"])
-        except ValueError:
-            parser.error("GCORE_EMULATOR_SEED must be an integer")
-    specs = [s for s in os.environ.get(FAULTS_VARIABLE, "").split(";") if s.strip()]
-    for spec in specs:
-        try:
-            parse_fault_spec(spec)
-        except ValueError as exc:
-            parser.error(f"{FAULTS_VARIABLE}: {exc}")
-    specs += args.fault
-
+    seed = _seed(parser, args.seed, os.environ)
+    specs = _fault_specs(parser, args.fault, os.environ)
     emulator = GcoreEmulator(
         api_key=api_key,
         host=args.host,
@@ -246,24 +254,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             emulator.faults.add_spec(spec)
         except ValueError as exc:
             parser.error(str(exc))
-
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
+    stop = _stop_on_signals()
     log = None if args.log is None else _open_log(parser, args.log)
     if log is not None:
-        stream = log
-
-        def write_line(record: RequestRecord) -> None:
-            stream.write(log_line(record))
-
-        emulator.on_request(write_line)
-
+        _log_requests(emulator, log)
     names: list[str] = args.group if args.group else ["default"]
     groups = {name: emulator.create_group(args.project_id, args.region_id, name) for name in names}
     try:
@@ -274,6 +268,65 @@ def main(argv: Sequence[str] | None = None) -> int:
     for key_line in key_lines:
         sys.stderr.write(f"{PROG}: {key_line}\n")
     sys.stderr.flush()
+    _serve(emulator, args, groups, stop, log)
+    return 0
+
+
+def _seed(
+    parser: argparse.ArgumentParser, option: int | None, environ: Mapping[str, str]
+) -> int | None:
+    """``--seed``, else ``GCORE_EMULATOR_SEED`` (a usage error unless an integer), else None."""
+    seed = option
+    if seed is None and environ.get("GCORE_EMULATOR_SEED"):
+        try:
+            seed = int(environ["GCORE_EMULATOR_SEED"])
+        except ValueError:
+            parser.error("GCORE_EMULATOR_SEED must be an integer")
+    return seed
+
+
+def _fault_specs(
+    parser: argparse.ArgumentParser, options: list[str], environ: Mapping[str, str]
+) -> list[str]:
+    """The fault specs of ``GCORE_EMULATOR_FAULTS`` (each checked), then those of ``--fault``."""
+    specs = [s for s in environ.get(FAULTS_VARIABLE, "").split(";") if s.strip()]
+    for spec in specs:
+        try:
+            parse_fault_spec(spec)
+        except ValueError as exc:
+            parser.error(f"{FAULTS_VARIABLE}: {exc}")
+    return specs + options
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event that SIGTERM and SIGINT set."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return stop
+
+
+def _log_requests(emulator: GcoreEmulator, stream: TextIO) -> None:
+    """Write the ``--log`` line of every request to ``stream``."""
+
+    def write_line(record: RequestRecord) -> None:
+        stream.write(log_line(record))
+
+    emulator.on_request(write_line)
+
+
+def _serve(
+    emulator: GcoreEmulator,
+    args: argparse.Namespace,
+    groups: dict[str, str],
+    stop: threading.Event,
+    log: TextIO | None,
+) -> None:
+    """Print the JSON line, serve until ``stop`` is set, then stop and close the log."""
     try:
         line = {
             "base_url": emulator.base_url,
@@ -289,7 +342,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         emulator.stop()
         if log is not None and log is not sys.stderr:
             log.close()
-    return 0
 
 
 def _accepted_key(option: str | None, environ: Mapping[str, str]) -> tuple[str, list[str]]:

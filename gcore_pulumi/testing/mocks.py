@@ -241,72 +241,104 @@ def run_program(
     """
     if preview is None:
         preview = bool(getattr(mocks, "preview", False))
-    result: list[Any] = []
-    failure: list[BaseException] = []
-    worker_loops: list[asyncio.AbstractEventLoop] = []
-    worker_loops_lock = threading.Lock()
-
-    def init_worker() -> None:
-        # The mock monitor calls asyncio.get_event_loop() in executor threads and would leave a
-        # new, never closed loop in each; give each worker a loop that is closed below.
-        worker_loop = asyncio.new_event_loop()
-        worker_loop.set_exception_handler(quiet_about_reraised)
-        asyncio.set_event_loop(worker_loop)
-        with worker_loops_lock:
-            worker_loops.append(worker_loop)
-
-    def wrapped() -> Any:
-        return pulumi.Output.from_input(program()).apply(result.append)
-
-    def quiet_about_reraised(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        # The SDK leaves the futures of a failed resource unretrieved; their exception is the
-        # one re-raised to the caller below, so asyncio's "never retrieved" report is noise.
-        if failure and context.get("exception") is failure[0]:
-            return
-        loop.default_exception_handler(context)
-
-    def target() -> None:
-        loop = asyncio.new_event_loop()
-        loop.set_exception_handler(quiet_about_reraised)
-        asyncio.set_event_loop(loop)
-        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(initializer=init_worker))
-        try:
-            pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview)
-            # pulumi.runtime.test is unannotated in the SDK.
-            pulumi.runtime.test(wrapped)()  # type: ignore[no-untyped-call]
-        except BaseException as exc:
-            failure.append(exc)
-        finally:
-            # A callback still pending may raise SystemExit (or KeyboardInterrupt) out of the
-            # loop here: keep it as the failure and finish the shutdown anyway, or the thread
-            # would die with the loop open and the caller would see no failure at all.
-            for _attempt in range(3):
-                try:
-                    loop.run_until_complete(loop.shutdown_default_executor())
-                    break
-                except BaseException as exc:
-                    failure.append(exc)
-            # What such an exception left pending is cancelled and awaited, not left to the
-            # garbage collector (which would run its cleanup with no loop).
-            pending = asyncio.all_tasks(loop)
-            for task in pending:
-                task.cancel()
-            if pending:
-                try:
-                    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-                except BaseException as exc:
-                    failure.append(exc)
-            loop.close()
-            asyncio.set_event_loop(None)
-            with worker_loops_lock:
-                for worker_loop in worker_loops:
-                    worker_loop.close()
-
-    thread = threading.Thread(target=target, name="pulumi-program", daemon=True)
+    run = _ProgramThread(mocks, program, preview=preview, project=project, stack=stack)
+    thread = threading.Thread(target=run.target, name="pulumi-program", daemon=True)
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
         raise TimeoutError(f"the Pulumi program did not finish within {timeout}s")
-    if failure:
-        raise failure[0]
-    return result[0] if result else None
+    if run.failure:
+        raise run.failure[0]
+    return run.result[0] if run.result else None
+
+
+class _ProgramThread:
+    """One `run_program`: the program thread's loop set up, the program run, the loops shut."""
+
+    def __init__(
+        self,
+        mocks: pulumi.runtime.Mocks,
+        program: Callable[[], Any],
+        *,
+        preview: bool,
+        project: str,
+        stack: str,
+    ) -> None:
+        self.mocks = mocks
+        self.program = program
+        self.preview = preview
+        self.project = project
+        self.stack = stack
+        self.result: list[Any] = []
+        self.failure: list[BaseException] = []
+        self.worker_loops: list[asyncio.AbstractEventLoop] = []
+        self.worker_loops_lock = threading.Lock()
+
+    def init_worker(self) -> None:
+        # The mock monitor calls asyncio.get_event_loop() in executor threads and would leave a
+        # new, never closed loop in each; give each worker a loop that is closed below.
+        worker_loop = asyncio.new_event_loop()
+        worker_loop.set_exception_handler(self.quiet_about_reraised)
+        asyncio.set_event_loop(worker_loop)
+        with self.worker_loops_lock:
+            self.worker_loops.append(worker_loop)
+
+    def wrapped(self) -> Any:
+        return pulumi.Output.from_input(self.program()).apply(self.result.append)
+
+    def quiet_about_reraised(
+        self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]
+    ) -> None:
+        # The SDK leaves the futures of a failed resource unretrieved; their exception is the
+        # one re-raised to the caller below, so asyncio's "never retrieved" report is noise.
+        if self.failure and context.get("exception") is self.failure[0]:
+            return
+        loop.default_exception_handler(context)
+
+    def target(self) -> None:
+        loop = self.setup()
+        try:
+            pulumi.runtime.set_mocks(
+                self.mocks, project=self.project, stack=self.stack, preview=self.preview
+            )
+            # pulumi.runtime.test is unannotated in the SDK.
+            pulumi.runtime.test(self.wrapped)()  # type: ignore[no-untyped-call]
+        except BaseException as exc:
+            self.failure.append(exc)
+        finally:
+            self.teardown(loop)
+
+    def setup(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.new_event_loop()
+        loop.set_exception_handler(self.quiet_about_reraised)
+        asyncio.set_event_loop(loop)
+        loop.set_default_executor(
+            concurrent.futures.ThreadPoolExecutor(initializer=self.init_worker)
+        )
+        return loop
+
+    def teardown(self, loop: asyncio.AbstractEventLoop) -> None:
+        # A callback still pending may raise SystemExit (or KeyboardInterrupt) out of the
+        # loop here: keep it as the failure and finish the shutdown anyway, or the thread
+        # would die with the loop open and the caller would see no failure at all.
+        for _attempt in range(3):
+            try:
+                loop.run_until_complete(loop.shutdown_default_executor())
+                break
+            except BaseException as exc:
+                self.failure.append(exc)
+        # What such an exception left pending is cancelled and awaited, not left to the
+        # garbage collector (which would run its cleanup with no loop).
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            try:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            except BaseException as exc:
+                self.failure.append(exc)
+        loop.close()
+        asyncio.set_event_loop(None)
+        with self.worker_loops_lock:
+            for worker_loop in self.worker_loops:
+                worker_loop.close()

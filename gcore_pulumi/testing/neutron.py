@@ -20,6 +20,8 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, TypedDict
 
+from gcore_pulumi.testing.ip_prefixes import format_ipv6, normalize_ip_prefix, prefix_key
+
 __all__ = [
     "DESCRIPTION_MAX_LENGTH",
     "DIRECTIONS",
@@ -125,75 +127,6 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def format_ipv6(value: int) -> str:
-    """Print a 128-bit IPv6 address the way Neutron (netaddr, i.e. glibc ``inet_ntop``) does.
-
-    The longest run of two or more zero groups (the first on a tie) becomes ``::``; groups
-    are lowercase hex without leading zeros; an IPv4-mapped (``::ffff:a.b.c.d``) or
-    IPv4-compatible (``::a.b.c.d``, not ``::1``) address ends in dotted decimal. Python's
-    ``ipaddress`` differs on the last point, and differently across Python versions.
-    """
-    if not 0 <= value < 1 << 128:
-        raise ValueError(f"not a 128-bit value: {value!r}")
-    words = [(value >> (16 * (7 - i))) & 0xFFFF for i in range(8)]
-    best_base, best_len, cur_base, cur_len = -1, 0, -1, 0
-    for i, word in enumerate([*words, 1]):  # the sentinel closes a trailing run
-        if word == 0 and i < 8:
-            cur_base, cur_len = (i, 1) if cur_base == -1 else (cur_base, cur_len + 1)
-            continue
-        if cur_base != -1 and cur_len > best_len:
-            best_base, best_len = cur_base, cur_len
-        cur_base, cur_len = -1, 0
-    if best_len < 2:
-        best_base = -1
-    parts: list[str] = []
-    for i in range(8):
-        if best_base != -1 and best_base <= i < best_base + best_len:
-            if i == best_base:
-                parts.append(":")
-            continue
-        if i != 0:
-            parts.append(":")
-        if i == 6 and best_base == 0 and (best_len == 6 or (best_len == 5 and words[5] == 0xFFFF)):
-            parts.append(str(ipaddress.IPv4Address(value & 0xFFFFFFFF)))
-            break
-        parts.append(f"{words[i]:x}")
-    if best_base != -1 and best_base + best_len == 8:
-        parts.append(":")
-    return "".join(parts)
-
-
-def normalize_ip_prefix(value: str) -> str:
-    """Return ``value`` in the canonical CIDR form the backend stores and prints.
-
-    Host bits are cleared (``10.1.2.3/8`` -> ``10.0.0.0/8``) and a bare address becomes a
-    single-host network (``/32`` or ``/128``). IPv6 is printed as netaddr prints it (see
-    :func:`format_ipv6`): ``::ffff:10.0.0.1/128``, whatever Python's version. Raises
-    ``ValueError`` for anything that is not an IPv4 or IPv6 network.
-    """
-    network = ipaddress.ip_network(value.strip(), strict=False)
-    if network.version == 4:
-        return str(network)
-    return f"{format_ipv6(int(network.network_address))}/{network.prefixlen}"
-
-
-def prefix_key(prefix: object) -> object:
-    """What two prefixes are compared by: the network, not its spelling.
-
-    None and the match-everything networks (``0.0.0.0/0``, ``::/0``) all give None, as in
-    Neutron's duplicate check. A string that is not a network is compared as itself.
-    """
-    if prefix is None:
-        return None
-    try:
-        network = ipaddress.ip_network(str(prefix).strip(), strict=False)
-    except ValueError:
-        return prefix
-    if network.prefixlen == 0:
-        return None
-    return (network.version, int(network.network_address), network.prefixlen)
-
-
 def canonical_protocol(protocol: object, ethertype: object) -> object:
     """Neutron's stored protocol: ``any`` is null, and with IPv6 ``icmp``/``icmpv6`` is
     ``ipv6-icmp`` (``_make_canonical_ipv6_icmp_protocol``)."""
@@ -242,91 +175,121 @@ def check_schema(
             "Invalid input type: a JSON object is expected.",
             {"_schema": ["Invalid input type: a JSON object is expected."]},
         )
-    errors: dict[str, list[str]] = {}
-    clean: dict[str, Any] = {}
+    check = _SchemaCheck(body)
+    check.required(require_security_group_id)
+    check.enums(v2)
+    check.ports()
+    check.description()
+    check.remote_ip_prefix()
+    check.uuids(require_security_group_id or allow_security_group_id)
+    return check.result()
 
-    def fail(field: str, message: str) -> None:
-        errors.setdefault(field, []).append(message)
 
-    required = ["direction"]
-    if require_security_group_id:
-        required.insert(0, "security_group_id")
-    for field in required:
-        if field not in body:
-            fail(field, "Missing data for required field.")
+class _SchemaCheck:
+    """One pass of :func:`check_schema` over a body: one method per field family."""
 
-    for field in ("direction", "ethertype", "protocol"):
-        if field not in body:
-            continue
-        value = body[field]
-        protocols = V2_PROTOCOLS if v2 else PROTOCOLS
-        allowed = {"direction": DIRECTIONS, "ethertype": ETHERTYPES, "protocol": protocols}[field]
-        if value is None and v2 and field == "protocol":
-            clean[field] = None
-        elif value is None:
-            fail(field, "Field may not be null.")
-        elif not isinstance(value, str) or value not in allowed:
-            fail(field, "Must be one of: " + ", ".join(sorted(allowed)) + ".")
-        else:
-            clean[field] = value
+    def __init__(self, body: Mapping[str, Any]) -> None:
+        self.body = body
+        self.errors: dict[str, list[str]] = {}
+        self.clean: dict[str, Any] = {}
 
-    for field in _PORT_FIELDS:
-        if field not in body:
-            continue
-        value = body[field]
+    def fail(self, field: str, message: str) -> None:
+        self.errors.setdefault(field, []).append(message)
+
+    def required(self, require_security_group_id: bool) -> None:
+        required = ["direction"]
+        if require_security_group_id:
+            required.insert(0, "security_group_id")
+        for field in required:
+            if field not in self.body:
+                self.fail(field, "Missing data for required field.")
+
+    def enums(self, v2: bool) -> None:
+        for field in ("direction", "ethertype", "protocol"):
+            if field not in self.body:
+                continue
+            value = self.body[field]
+            protocols = V2_PROTOCOLS if v2 else PROTOCOLS
+            allowed = {"direction": DIRECTIONS, "ethertype": ETHERTYPES, "protocol": protocols}[
+                field
+            ]
+            if value is None and v2 and field == "protocol":
+                self.clean[field] = None
+            elif value is None:
+                self.fail(field, "Field may not be null.")
+            elif not isinstance(value, str) or value not in allowed:
+                self.fail(field, "Must be one of: " + ", ".join(sorted(allowed)) + ".")
+            else:
+                self.clean[field] = value
+
+    def ports(self) -> None:
+        for field in _PORT_FIELDS:
+            if field not in self.body:
+                continue
+            value = self.body[field]
+            if value is None:
+                self.clean[field] = None
+            elif not _is_int(value):
+                self.fail(field, "Not a valid integer.")
+            elif not 0 <= value <= 65535:
+                self.fail(
+                    field, "Must be greater than or equal to 0 and less than or equal to 65535."
+                )
+            else:
+                self.clean[field] = value
+
+    def description(self) -> None:
+        if "description" not in self.body:
+            return
+        value = self.body["description"]
         if value is None:
-            clean[field] = None
-        elif not _is_int(value):
-            fail(field, "Not a valid integer.")
-        elif not 0 <= value <= 65535:
-            fail(field, "Must be greater than or equal to 0 and less than or equal to 65535.")
-        else:
-            clean[field] = value
-
-    if "description" in body:
-        value = body["description"]
-        if value is None:
-            fail("description", "Field may not be null.")
+            self.fail("description", "Field may not be null.")
         elif not isinstance(value, str):
-            fail("description", "Not a valid string.")
+            self.fail("description", "Not a valid string.")
         elif len(value) > DESCRIPTION_MAX_LENGTH:
-            fail("description", f"Longer than maximum length {DESCRIPTION_MAX_LENGTH}.")
+            self.fail("description", f"Longer than maximum length {DESCRIPTION_MAX_LENGTH}.")
         else:
-            clean["description"] = value
+            self.clean["description"] = value
 
-    if "remote_ip_prefix" in body:
-        value = body["remote_ip_prefix"]
+    def remote_ip_prefix(self) -> None:
+        if "remote_ip_prefix" not in self.body:
+            return
+        value = self.body["remote_ip_prefix"]
         if value is None:
-            clean["remote_ip_prefix"] = None
+            self.clean["remote_ip_prefix"] = None
         elif not isinstance(value, str):
-            fail("remote_ip_prefix", "Not a valid IPv4 or IPv6 network.")
+            self.fail("remote_ip_prefix", "Not a valid IPv4 or IPv6 network.")
         else:
             try:
-                clean["remote_ip_prefix"] = normalize_ip_prefix(value)
+                self.clean["remote_ip_prefix"] = normalize_ip_prefix(value)
             except ValueError:
-                fail("remote_ip_prefix", "Not a valid IPv4 or IPv6 network.")
+                self.fail("remote_ip_prefix", "Not a valid IPv4 or IPv6 network.")
 
-    uuid_fields = ["remote_group_id"]
-    if require_security_group_id or allow_security_group_id:
-        uuid_fields.append("security_group_id")
-    for field in uuid_fields:
-        if field not in body:
-            continue
-        value = body[field]
-        if value is None:
-            fail(field, "Field may not be null.")
-            continue
-        problems: list[str] = []
-        parsed = _check_uuid4(value, problems)
-        for problem in problems:
-            fail(field, problem)
-        if parsed is not None:
-            clean[field] = parsed
+    def uuids(self, reads_security_group_id: bool) -> None:
+        uuid_fields = ["remote_group_id"]
+        if reads_security_group_id:
+            uuid_fields.append("security_group_id")
+        for field in uuid_fields:
+            if field not in self.body:
+                continue
+            value = self.body[field]
+            if value is None:
+                self.fail(field, "Field may not be null.")
+                continue
+            problems: list[str] = []
+            parsed = _check_uuid4(value, problems)
+            for problem in problems:
+                self.fail(field, problem)
+            if parsed is not None:
+                self.clean[field] = parsed
 
-    if errors:
-        summary = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in sorted(errors.items()))
-        raise RuleValidationError(f"Validation error: {summary}", errors)
-    return clean
+    def result(self) -> dict[str, Any]:
+        if self.errors:
+            summary = "; ".join(
+                f"{field}: {' '.join(msgs)}" for field, msgs in sorted(self.errors.items())
+            )
+            raise RuleValidationError(f"Validation error: {summary}", self.errors)
+        return self.clean
 
 
 def check_neutron_rules(fields: Mapping[str, Any]) -> RuleSpec:
