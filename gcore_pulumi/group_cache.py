@@ -22,9 +22,10 @@ Neither grows without bound: entries older than their window are swept out.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Final, Generic, TypeVar, cast
 
@@ -185,13 +186,44 @@ class GroupReadCache(Generic[T]):
 class SnapshotCache(Generic[T]):
     """Shared "before the POST" snapshots of a group, reused while younger than ``max_age``."""
 
-    def __init__(self, max_age: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        max_age: float,
+        clock: Callable[[], float] = time.monotonic,
+        reuse_gap: float = 1.0,
+    ) -> None:
         self._max_age = max_age
+        self._reuse_gap = reuse_gap
         self._clock = clock
         self._lock = threading.Lock()
         self._flights: dict[Hashable, _Flight[T]] = {}
+        self._users: dict[Hashable, int] = {}
+        self._ended: dict[Hashable, float] = {}
         self.fetches = 0
         """How many snapshots actually went to the API (for tests and benchmarks)."""
+
+    @contextlib.contextmanager
+    def used(self, key: Hashable) -> Iterator[None]:
+        """One create's use of the group's snapshot. A snapshot is shared by creates that
+        overlap in time, or that start within ``reuse_gap`` seconds after the last of them
+        ended (the engine sends creates in quick waves); a create that starts later takes a
+        fresh one. A rule someone else made in between is then in its "before", and never
+        taken for this create's own after a lost answer."""
+        with self._lock:
+            users = self._users.get(key, 0)
+            ended = self._ended.pop(key, None)
+            if users == 0 and (ended is None or self._clock() - ended > self._reuse_gap):
+                self._flights.pop(key, None)
+            self._users[key] = users + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                left = self._users.pop(key) - 1
+                if left:
+                    self._users[key] = left
+                else:
+                    self._ended[key] = self._clock()
 
     def get(self, key: Hashable, fetch: Callable[[], T]) -> T:
         """A snapshot finished before this call returns: reused, joined or fetched."""

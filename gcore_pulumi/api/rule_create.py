@@ -106,7 +106,10 @@ class RuleCreator:
         key = (spec.project_id, spec.region_id, spec.group_id)
         # Two creates of the same rule in one process (declared twice) run one after the
         # other, so the second sees the first's rule as owned instead of racing to adopt it.
-        with self._twins.hold((key, duplicate_key(spec.as_props()))):
+        with (
+            self._snapshots.used(key),
+            self._twins.hold((key, duplicate_key(spec.as_props()))),
+        ):
             self._groups.invalidate(key)
             try:
                 with self._transport.operation():

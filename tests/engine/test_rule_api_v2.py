@@ -120,6 +120,26 @@ def test_a_failed_post_never_adopts_a_rule_that_was_there_before(
     assert emulator.rules(group) == [foreign]
 
 
+@pytest.mark.parametrize("rule_api", ["v1", "v2"])
+def test_a_rule_made_by_someone_else_after_an_earlier_create_is_never_adopted(
+    engine: Engine, emulator: GcoreEmulator, group: str, rule_api: str
+) -> None:
+    """The group's "before" snapshot of an earlier create (same process, same group) must
+    not serve a create that starts well after it ended (over a second; it was reused for
+    30 s): a twin someone else made in between would be taken for this create's own after
+    its lost POST."""
+    process = engine(**{"gcore:ruleApi": rule_api})
+    http = {"protocol": "tcp", "port_range_min": 80, "port_range_max": 80}
+    process.create(process.check(rule_inputs(group, **http)).inputs)
+    time.sleep(1.2)  # a later create, not the same wave
+    foreign = emulator.add_rule(group, direction="ingress", **SSH)
+    emulator.faults.add("drop", method="POST", times=1)
+    message = error_of(process.create, process.check(rule_inputs(group, **SSH)).inputs)
+    assert foreign["id"] in message
+    assert foreign["id"] in {r["id"] for r in emulator.rules(group)}
+    assert len(emulator.rules(group)) == 2  # the http rule and the foreign one: no twin
+
+
 def test_lost_task_polls_never_duplicate_or_lose_the_rule(
     engine: Engine, emulator: GcoreEmulator, group: str
 ) -> None:

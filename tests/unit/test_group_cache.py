@@ -122,3 +122,22 @@ def test_snapshots_are_shared_until_they_age_and_a_failed_one_is_not_kept() -> N
         cache.get("g", broken)
     assert cache.get("g", lambda: next(fetched)) == 2
     assert cache.fetches == 4
+
+
+def test_a_snapshot_is_shared_only_by_creates_close_in_time() -> None:
+    from gcore_pulumi.group_cache import SnapshotCache
+
+    clock = Clock()
+    cache: SnapshotCache[int] = SnapshotCache(max_age=30.0, clock=clock, reuse_gap=1.0)
+    fetched = iter(range(100))
+    with cache.used("g"):
+        assert cache.get("g", lambda: next(fetched)) == 0
+        with cache.used("g"):  # a second create while the first runs: shared
+            assert cache.get("g", lambda: next(fetched)) == 0
+    clock.now += 0.5
+    with cache.used("g"):  # the next wave, right after: shared
+        assert cache.get("g", lambda: next(fetched)) == 0
+    clock.now += 1.5
+    with cache.used("g"):  # started well after the last one ended: a fresh snapshot
+        assert cache.get("g", lambda: next(fetched)) == 1
+    assert cache.fetches == 2
