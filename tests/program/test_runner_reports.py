@@ -274,6 +274,60 @@ def test_pause_after_up_lets_a_hand_made_change_show_as_drift(api: GcoreEmulator
     assert api.rules(group) == []
 
 
+def test_pause_after_up_prints_a_command_that_really_makes_the_drift_it_promises(
+    api: GcoreEmulator,
+) -> None:
+    """The pause names a created rule and a ready curl (real ids, the provider's base URL,
+    project and region, the key from $GCORE_API_KEY, never the key itself); running it by
+    hand makes refresh report exactly what the pause says: that rule gone."""
+    group = api.create_group()
+    with subprocess.Popen(
+        command(api, BASIC, "--pause-after-up", securityGroupId=group),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=clean_env(),
+        cwd=REPO,
+    ) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(KEY + "\n")
+        proc.stdin.flush()
+        seen = []
+        timer = threading.Timer(120, proc.kill)
+        timer.start()
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith("Press Enter"):
+                break
+        timer.cancel()
+        pause = "".join(seen[next(i for i, x in enumerate(seen) if "Paused" in x) :])
+        prose = [x for x in pause.splitlines() if not x.strip().startswith("curl ")]
+        assert all(len(line) <= 100 for line in prose), pause
+        named = re.search(r"delete the rule (\S+)", pause)
+        curl = next((x.strip() for x in pause.splitlines() if x.strip().startswith("curl ")), "")
+        assert named and curl, pause
+        assert KEY not in pause and "$GCORE_API_KEY" in curl and api.base_url in curl, pause
+        before = {r["id"] for r in api.rules(group)}
+        done = subprocess.run(
+            ["bash", "-c", curl + " -sS -f -o /dev/null"],
+            env={**clean_env(), "GCORE_API_KEY": KEY},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert len({r["id"] for r in api.rules(group)}) == len(before) - 1
+        rest, _ = proc.communicate("\n", timeout=120)
+
+    out = "".join(seen) + rest
+    assert proc.returncode == EXIT_OK, out
+    assert 'show it as "drift: gone"' in pause
+    assert f"{named.group(1)}  drift: gone (deleted outside this run)" in out
+    assert "1 resource(s) drifted." in out
+
+
 def test_the_program_and_the_provider_know_they_run_under_the_runner(
     api: GcoreEmulator, tmp_path: Path
 ) -> None:
