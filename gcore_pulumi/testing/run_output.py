@@ -19,6 +19,7 @@ from .run_report import Refreshed
 
 __all__ = [
     "SECRET_SHOWN",
+    "UNKNOWN_SHOWN",
     "Printer",
     "as_text",
     "changes",
@@ -32,12 +33,16 @@ __all__ = [
 ]
 
 SECRET_SHOWN: Final = "[secret]"
+#: How a value not known before up (an id Gcore has not given yet) is shown in the plan.
+UNKNOWN_SHOWN: Final = "(known after up)"
 
 
 def _shown(value: Any) -> Any:
     """A value as it is printed: whole floats as integers (numbers travel as floats)."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if value == rpc.UNKNOWN:  # the engine's placeholder, not a real value (an id in a preview)
+        return UNKNOWN_SHOWN
     if isinstance(value, dict):
         return {k: _shown(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -160,6 +165,8 @@ def secret_strings(value: Any) -> list[str]:
 
 def _compact(value: Any) -> str:
     shown = _shown(value)
+    if shown == UNKNOWN_SHOWN and value == rpc.UNKNOWN:
+        return UNKNOWN_SHOWN
     if isinstance(shown, str):
         return shown if shown and not any(c.isspace() for c in shown) else json.dumps(shown)
     return json.dumps(shown, sort_keys=True, default=str, separators=(",", ":"))

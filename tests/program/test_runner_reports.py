@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from pulumi.runtime import rpc
 
 from gcore_pulumi.testing import GcoreEmulator, RequestRecord
 from gcore_pulumi.testing.faults import ALL_FAULT_KINDS
@@ -436,3 +437,16 @@ def test_a_slow_calls_lines_show_as_they_happen_and_only_once(
         assert len(lines) == 1, destroy
         assert lines[0].startswith("      [secret-rule] gcore: DELETE "), destroy
     assert "provider:" not in destroy, destroy
+
+
+def test_the_plan_shows_an_id_not_yet_known_as_known_after_up_not_a_made_up_value(
+    api: GcoreEmulator,
+) -> None:
+    """In the plan a rule's group_id (the id of a group not created yet) is unknown, as the
+    CLI shows it: never the engine's placeholder string, which looks like a real id."""
+    done = run_cli(api, REPO / "examples" / "group-and-rules")
+
+    assert done.returncode == EXIT_OK, done.stdout + done.stderr
+    plan = done.stdout.split("== Up")[0]
+    assert "group_id=(known after up)" in plan, plan
+    assert rpc.UNKNOWN not in done.stdout
