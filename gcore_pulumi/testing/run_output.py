@@ -229,14 +229,43 @@ def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, tu
     }
 
 
+def _rule_list(value: Any) -> list[Any] | None:
+    """A group's rule list as read (each rule a mapping), or None for anything else."""
+    if isinstance(value, list) and all(isinstance(rule, Mapping) for rule in value):
+        return [_shown(rule) for rule in value]
+    return None if value is not None else []
+
+
+def _rules_drift(old: Any, new: Any) -> tuple[str, list[str]] | None:
+    """A group's ``rules`` drift as a count, and a line per rule removed (``-``) and added
+    (``+``), each rule on one line as the inputs are; None when they are not rule lists."""
+    before, after = _rule_list(old), _rule_list(new)
+    if before is None or after is None:
+        return None
+    removed = [rule for rule in before if rule not in after]
+    added = [rule for rule in after if rule not in before]
+    lines = [f"      rules - {fields(rule, ())}" for rule in removed]
+    lines += [f"      rules + {fields(rule, ())}" for rule in added]
+    return f"rules: {len(added)} added, {len(removed)} removed (below)", lines
+
+
 def drift_text(found: Refreshed, secret_keys: Collection[str] = ()) -> str:
+    """``drift: key: old -> new; ...`` on one line; a group's rules as the rules removed and
+    added, one line each under it."""
     if not found.changes:
         return "no drift"
-    parts = [
-        f"{key}: {SECRET_SHOWN} -> {SECRET_SHOWN} (changed)"
-        if key in secret_keys
-        else f"{key}: {json.dumps(_shown(old), default=str)} -> "
-        f"{json.dumps(_shown(new), default=str)}"
-        for key, (old, new) in found.changes.items()
-    ]
-    return "drift: " + "; ".join(parts)
+    parts: list[str] = []
+    below: list[str] = []
+    for key, (old, new) in found.changes.items():
+        rules = _rules_drift(old, new) if key == "rules" and key not in secret_keys else None
+        if key in secret_keys:
+            parts.append(f"{key}: {SECRET_SHOWN} -> {SECRET_SHOWN} (changed)")
+        elif rules is not None:
+            parts.append(rules[0])
+            below += rules[1]
+        else:
+            parts.append(
+                f"{key}: {json.dumps(_shown(old), default=str)} -> "
+                f"{json.dumps(_shown(new), default=str)}"
+            )
+    return "\n".join(["drift: " + "; ".join(parts), *below])

@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -450,3 +451,58 @@ def test_the_plan_shows_an_id_not_yet_known_as_known_after_up_not_a_made_up_valu
     plan = done.stdout.split("== Up")[0]
     assert "group_id=(known after up)" in plan, plan
     assert rpc.UNKNOWN not in done.stdout
+
+
+def run_paused(api: GcoreEmulator, program: Path, by_hand: Callable[[], None]) -> str:
+    """Run ``program`` through the command line with --pause-after-up, call ``by_hand`` while
+    it waits, go on; return everything it printed."""
+    with subprocess.Popen(
+        command(api, program, "--pause-after-up"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=clean_env(),
+        cwd=REPO,
+    ) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(KEY + "\n")
+        proc.stdin.flush()
+        seen = []
+        timer = threading.Timer(120, proc.kill)
+        timer.start()
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith("Press Enter"):
+                break
+        timer.cancel()
+        by_hand()
+        rest, _ = proc.communicate("\n", timeout=120)
+    out = "".join(seen) + rest
+    assert proc.returncode == EXIT_OK, out
+    return out
+
+
+def test_drift_of_a_groups_rules_shows_the_rules_added_and_removed_one_line_each(
+    api: GcoreEmulator,
+) -> None:
+    """A rule opened by hand in a group that owns its set, and one of its rules deleted by
+    hand: refresh names each on a line of its own, not both whole arrays on one line."""
+    gone: list[str] = []
+
+    def by_hand() -> None:
+        [group] = api.groups()
+        ssh = next(r for r in api.rules(str(group["id"])) if r["port_range_min"] == 22)
+        api.remove_rule(str(ssh["id"]))
+        gone.append(str(ssh["id"]))
+        api.add_rule(str(group["id"]), direction="ingress", protocol="tcp",
+                     port_range_min=3389, port_range_max=3389, description="by hand")  # fmt: skip
+
+    out = run_paused(api, REPO / "examples" / "web-tier-set", by_hand)
+    refresh = out.split("== Refresh")[1].split("== Destroy")[0]
+    assert "rules: 1 added, 1 removed (below)" in refresh, refresh
+    [removed] = [x for x in refresh.splitlines() if x.startswith("      rules - ")]
+    [added] = [x for x in refresh.splitlines() if x.startswith("      rules + ")]
+    assert "ports=22 " in removed and f"id={gone[0]}" in removed, refresh
+    assert "ports=3389 " in added and 'description="by hand"' in added, refresh
+    assert all(len(x) < 300 for x in refresh.splitlines()), refresh
