@@ -116,7 +116,9 @@ def project_name(folder: Path) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    # the docstring's first line as plain text: --help shows no reStructuredText backticks
+    description = __doc__.splitlines()[0].replace("``", "")
+    parser = argparse.ArgumentParser(prog=PROG, description=description)
     parser.add_argument("folder", metavar="DIR", help="where to make the project (new or empty)")
     parser.add_argument("--name", help="the Pulumi project name (default: DIR's name)")
     return parser

@@ -87,6 +87,12 @@ def test_the_readme_run_command_works_from_any_folder(tmp_path: Path) -> None:
     assert "from any" in readme and "`cd " in readme  # it says where to run each command
 
 
+def test_new_help_is_plain_text() -> None:
+    shown = new("new", "--help")
+    assert shown.returncode == 0 and "python -m gcore_pulumi new DIR: a starter" in shown.stdout
+    assert "``" not in shown.stdout and "``" not in new().stdout + new().stderr
+
+
 def test_an_existing_project_is_never_overwritten(tmp_path: Path) -> None:
     (tmp_path / "__main__.py").write_text("keep me\n", encoding="utf-8")
     refused = new("new", str(tmp_path))
