@@ -9,13 +9,16 @@ import sys
 import threading
 from collections.abc import Collection, Mapping
 from contextlib import suppress
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from pulumi.runtime import rpc
 
 from .engine import PROVIDER_KEY, CheckFailedError, ProviderRpcError
 from .mocks import MockedResource
 from .run_report import Refreshed
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 __all__ = [
     "SECRET_SHOWN",
@@ -196,18 +199,29 @@ def fields(props: Mapping[str, Any], secret_keys: Collection[str]) -> str:
     return " ".join(parts) or "(no inputs)"
 
 
-def delete_hint(resource: MockedResource, config: Mapping[str, str], env: Mapping[str, str]) -> str:
-    """How to delete a left-behind Gcore resource without the Pulumi CLI: one curl command
-    (the API key from $GCORE_API_KEY, never printed). The base URL, the default project and
-    region and the rule API are the provider's settings (``config`` first, then ``env``, the
-    provider process's environment), so the command goes where the provider's calls went."""
-    from ..api import urls
+def _api_place(
+    resource: MockedResource, config: Mapping[str, str], env: Mapping[str, str]
+) -> tuple[Settings, Any, Any]:
+    """The provider's settings as the provider resolves them (``config`` first, then ``env``,
+    the provider process's environment), and the resource's project and region."""
     from ..settings import Settings
 
     settings, _ = Settings.load_lenient(config.get, env)
     outputs = resource.outputs
     project = _shown(outputs.get("project_id") or settings.project_id or "P")
     region = _shown(outputs.get("region_id") or settings.region_id or "R")
+    return settings, project, region
+
+
+def delete_hint(resource: MockedResource, config: Mapping[str, str], env: Mapping[str, str]) -> str:
+    """How to delete a left-behind Gcore resource without the Pulumi CLI: one curl command
+    (the API key from $GCORE_API_KEY, never printed). The base URL, the default project and
+    region and the rule API are the provider's settings (``config`` first, then ``env``, the
+    provider process's environment), so the command goes where the provider's calls went."""
+    from ..api import urls
+
+    settings, project, region = _api_place(resource, config, env)
+    outputs = resource.outputs
     kind = resource.type_token.rsplit(":", 1)[-1]
     if kind == "SecurityGroup":
         path = urls.group(project, region, str(resource.id))
