@@ -21,9 +21,11 @@ if TYPE_CHECKING:
     from ..settings import Settings
 
 __all__ = [
+    "HAND_RULE",
     "SECRET_SHOWN",
     "UNKNOWN_SHOWN",
     "Printer",
+    "add_rule_hint",
     "as_text",
     "changes",
     "delete_hint",
@@ -233,6 +235,34 @@ def delete_hint(resource: MockedResource, config: Mapping[str, str], env: Mappin
     else:
         return "delete it where it was made (it is not a Gcore security group or rule)"
     return f'curl -X DELETE -H "Authorization: APIKey $GCORE_API_KEY" {settings.base_url}{path}'
+
+
+#: The rule the pause suggests adding by hand to a group that owns its rule set: a port from
+#: a documentation-only network (RFC 5737), so it opens nothing reachable.
+HAND_RULE: Final = {
+    "direction": "ingress",
+    "ethertype": "IPv4",
+    "protocol": "tcp",
+    "port_range_min": 3389,
+    "port_range_max": 3389,
+    "remote_ip_prefix": "192.0.2.0/24",
+    "description": "by hand",
+}
+
+
+def add_rule_hint(group: MockedResource, config: Mapping[str, str], env: Mapping[str, str]) -> str:
+    """A curl command that adds :data:`HAND_RULE` to ``group`` by hand, by the rule API the
+    provider uses (the API key from $GCORE_API_KEY, never printed)."""
+    from ..api import urls
+
+    settings, project, region = _api_place(group, config, env)
+    rules = urls.rules_v2 if settings.rule_api == "v2" else urls.rules_v1
+    path = rules(project, region, str(group.id))
+    body = json.dumps(HAND_RULE, separators=(",", ":"))
+    return (
+        f'curl -X POST -H "Authorization: APIKey $GCORE_API_KEY" '
+        f"-H 'Content-Type: application/json' -d '{body}' {settings.base_url}{path}"
+    )
 
 
 def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:

@@ -59,8 +59,9 @@ import sys
 from collections.abc import Collection, Mapping, Sequence
 from typing import Final, TextIO
 
+from .mocks import MockedResource
 from .run_output import SECRET_SHOWN as SECRET_SHOWN
-from .run_output import Printer, delete_hint
+from .run_output import Printer, add_rule_hint, delete_hint
 from .run_program import PROGRAM_TIMEOUT as PROGRAM_TIMEOUT
 from .run_program import ProgramExitError as ProgramExitError
 from .run_report import (
@@ -210,7 +211,25 @@ PAUSE_RULE: Final = (
     'Refresh will then show it as "drift: gone". Gcore cannot edit a rule: one changed by\n'
     "hand (in the console or with curl) is a new rule, and the created one shows as gone."
 )
+PAUSE_SET: Final = (
+    "For example, add a rule to the group {name}, which owns its rule set (with GCORE_API_KEY\n"
+    "set to the key):\n"
+    "  {command}\n"
+    'Refresh will then show it as "drift: ... rules: 1 added, 0 removed", the rule on a line.'
+)
 PAUSE_ENTER: Final = "Press Enter to refresh and destroy (Ctrl-C destroys at once)."
+
+
+def _set_owner(report: RunReport) -> MockedResource | None:
+    """The first group created that owns its rule set (its ``rules`` input is a list)."""
+    return next(
+        (
+            r
+            for r in report.created
+            if r.type_token.endswith(":SecurityGroup") and isinstance(r.inputs.get("rules"), list)
+        ),
+        None,
+    )
 
 
 def _pause_after_up(run: Run, stdin: TextIO, then: AfterStep | None) -> AfterStep:
@@ -226,6 +245,9 @@ def _pause_after_up(run: Run, stdin: TextIO, then: AfterStep | None) -> AfterSte
             if rule is not None:
                 command = delete_hint(rule, run.config, run.providers.child_env)
                 run.say(PAUSE_RULE.format(name=rule.name, command=command))
+            elif (group := _set_owner(report)) is not None:
+                command = add_rule_hint(group, run.config, run.providers.child_env)
+                run.say(PAUSE_SET.format(name=group.name, command=command))
             run.say(PAUSE_ENTER)
             if not stdin.readline():
                 run.say("(standard input is closed: going on without waiting)")

@@ -453,11 +453,13 @@ def test_the_plan_shows_an_id_not_yet_known_as_known_after_up_not_a_made_up_valu
     assert rpc.UNKNOWN not in done.stdout
 
 
-def run_paused(api: GcoreEmulator, program: Path, by_hand: Callable[[], None]) -> str:
-    """Run ``program`` through the command line with --pause-after-up, call ``by_hand`` while
-    it waits, go on; return everything it printed."""
+def run_paused(
+    api: GcoreEmulator, program: Path, by_hand: Callable[[str], None], **config: str
+) -> str:
+    """Run ``program`` through the command line with --pause-after-up, call ``by_hand`` with
+    what it printed so far while it waits, go on; return everything it printed."""
     with subprocess.Popen(
-        command(api, program, "--pause-after-up"),
+        command(api, program, "--pause-after-up", **config),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -476,7 +478,7 @@ def run_paused(api: GcoreEmulator, program: Path, by_hand: Callable[[], None]) -
             if line.startswith("Press Enter"):
                 break
         timer.cancel()
-        by_hand()
+        by_hand("".join(seen))
         rest, _ = proc.communicate("\n", timeout=120)
     out = "".join(seen) + rest
     assert proc.returncode == EXIT_OK, out
@@ -490,7 +492,7 @@ def test_drift_of_a_groups_rules_shows_the_rules_added_and_removed_one_line_each
     hand: refresh names each on a line of its own, not both whole arrays on one line."""
     gone: list[str] = []
 
-    def by_hand() -> None:
+    def by_hand(printed: str) -> None:
         [group] = api.groups()
         ssh = next(r for r in api.rules(str(group["id"])) if r["port_range_min"] == 22)
         api.remove_rule(str(ssh["id"]))
@@ -506,3 +508,36 @@ def test_drift_of_a_groups_rules_shows_the_rules_added_and_removed_one_line_each
     assert "ports=22 " in removed and f"id={gone[0]}" in removed, refresh
     assert "ports=3389 " in added and 'description="by hand"' in added, refresh
     assert all(len(x) < 300 for x in refresh.splitlines()), refresh
+
+
+@pytest.mark.parametrize("rule_api", ["v1", "v2"])
+def test_pause_after_up_for_a_group_owning_its_set_prints_a_command_that_adds_a_rule(
+    api: GcoreEmulator, rule_api: str
+) -> None:
+    """No separate rule was created: the pause prints a ready curl that adds a rule to the
+    group (by the rule API the provider uses, the key from $GCORE_API_KEY), and running it
+    makes refresh show what the pause says: one rule added, on a line of its own."""
+    pauses: list[str] = []
+
+    def by_hand(printed: str) -> None:
+        pause = printed[printed.index("Paused after up") :]
+        pauses.append(pause)
+        curl = next(x.strip() for x in pause.splitlines() if x.strip().startswith("curl "))
+        assert KEY not in pause and "$GCORE_API_KEY" in curl and api.base_url in curl, pause
+        prose = [x for x in pause.splitlines() if not x.strip().startswith("curl ")]
+        assert all(len(line) <= 100 for line in prose), pause
+        done = subprocess.run(
+            ["bash", "-c", curl + " -sS -f -o /dev/null"],
+            env={**clean_env(), "GCORE_API_KEY": KEY}, capture_output=True, text=True,
+            timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+    out = run_paused(
+        api, REPO / "examples" / "web-tier-set", by_hand, **{"gcore:ruleApi": rule_api}
+    )
+    refresh = out.split("== Refresh")[1].split("== Destroy")[0]
+    assert "rules: 1 added, 0 removed" in pauses[0] and "rules: 1 added, 0 removed" in refresh
+    [added] = [x for x in refresh.splitlines() if x.startswith("      rules + ")]
+    assert "ports=3389 " in added and "remote_ip_prefix=192.0.2.0/24" in added, refresh
+    assert api.all_rules() == []
