@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -77,7 +78,9 @@ README: Final = """\
 
 A Gcore security group and its rules (`__main__.py`), made by `{prog} {folder}`.
 
-Without the Pulumi CLI, against the local Gcore API emulator (two terminals):
+Without the Pulumi CLI, against the local Gcore API emulator, in two terminals, from any
+folder (the commands name this project by its full path): the emulator in the first, the run
+in the second.
 
 ```sh
 {python} -m gcore_pulumi.testing --port 8787
@@ -87,8 +90,8 @@ Without the Pulumi CLI, against the local Gcore API emulator (two terminals):
 ```
 
 The run plans, creates, waits for Enter (change a rule by hand meanwhile to see drift), refreshes
-and destroys; it keeps no state. With the Pulumi CLI (3.139 or newer), in this folder:
-`pulumi stack init dev`, `pulumi config set --secret gcore:apiKey <token>`,
+and destroys; it keeps no state. With the Pulumi CLI (3.139 or newer), in this project's
+folder (`cd {folder}`): `pulumi stack init dev`, `pulumi config set --secret gcore:apiKey <token>`,
 `pulumi config set gcore:projectId <id>`, `pulumi config set gcore:regionId <id>`, `pulumi up`.
 Config: `adminCidr` (default `203.0.113.0/24`), `groupName` (default `{name}`).
 """
@@ -113,7 +116,9 @@ def project_name(folder: Path) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    # the docstring's first line as plain text: --help shows no reStructuredText backticks
+    description = __doc__.splitlines()[0].replace("``", "")
+    parser = argparse.ArgumentParser(prog=PROG, description=description)
     parser.add_argument("folder", metavar="DIR", help="where to make the project (new or empty)")
     parser.add_argument("--name", help="the Pulumi project name (default: DIR's name)")
     return parser
@@ -133,7 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "Pulumi.yaml": PULUMI_YAML.format(name=name),
         "__main__.py": MAIN.format(name=name),
         "requirements.txt": _requirements(),
-        "README.md": README.format(name=name, prog=PROG, folder=args.folder, python=sys.executable),
+        # the project's full path: the commands work from any folder, not only where `new` ran
+        "README.md": README.format(
+            name=name, prog=PROG, folder=shlex.quote(str(folder.resolve())), python=sys.executable
+        ),
     }
     for file, text in files.items():
         (folder / file).write_text(text, encoding="utf-8")

@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Collection, Mapping
 from contextlib import suppress
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from pulumi.runtime import rpc
 
@@ -17,9 +17,15 @@ from .engine import PROVIDER_KEY, CheckFailedError, ProviderRpcError
 from .mocks import MockedResource
 from .run_report import Refreshed
 
+if TYPE_CHECKING:
+    from ..settings import Settings
+
 __all__ = [
+    "HAND_RULE",
     "SECRET_SHOWN",
+    "UNKNOWN_SHOWN",
     "Printer",
+    "add_rule_hint",
     "as_text",
     "changes",
     "delete_hint",
@@ -32,12 +38,16 @@ __all__ = [
 ]
 
 SECRET_SHOWN: Final = "[secret]"
+#: How a value not known before up (an id Gcore has not given yet) is shown in the plan.
+UNKNOWN_SHOWN: Final = "(known after up)"
 
 
 def _shown(value: Any) -> Any:
     """A value as it is printed: whole floats as integers (numbers travel as floats)."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if value == rpc.UNKNOWN:  # the engine's placeholder, not a real value (an id in a preview)
+        return UNKNOWN_SHOWN
     if isinstance(value, dict):
         return {k: _shown(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -160,6 +170,8 @@ def secret_strings(value: Any) -> list[str]:
 
 def _compact(value: Any) -> str:
     shown = _shown(value)
+    if shown == UNKNOWN_SHOWN and value == rpc.UNKNOWN:
+        return UNKNOWN_SHOWN
     if isinstance(shown, str):
         return shown if shown and not any(c.isspace() for c in shown) else json.dumps(shown)
     return json.dumps(shown, sort_keys=True, default=str, separators=(",", ":"))
@@ -189,18 +201,29 @@ def fields(props: Mapping[str, Any], secret_keys: Collection[str]) -> str:
     return " ".join(parts) or "(no inputs)"
 
 
-def delete_hint(resource: MockedResource, config: Mapping[str, str], env: Mapping[str, str]) -> str:
-    """How to delete a left-behind Gcore resource without the Pulumi CLI: one curl command
-    (the API key from $GCORE_API_KEY, never printed). The base URL, the default project and
-    region and the rule API are the provider's settings (``config`` first, then ``env``, the
-    provider process's environment), so the command goes where the provider's calls went."""
-    from ..api import urls
+def _api_place(
+    resource: MockedResource, config: Mapping[str, str], env: Mapping[str, str]
+) -> tuple[Settings, Any, Any]:
+    """The provider's settings as the provider resolves them (``config`` first, then ``env``,
+    the provider process's environment), and the resource's project and region."""
     from ..settings import Settings
 
     settings, _ = Settings.load_lenient(config.get, env)
     outputs = resource.outputs
     project = _shown(outputs.get("project_id") or settings.project_id or "P")
     region = _shown(outputs.get("region_id") or settings.region_id or "R")
+    return settings, project, region
+
+
+def delete_hint(resource: MockedResource, config: Mapping[str, str], env: Mapping[str, str]) -> str:
+    """How to delete a left-behind Gcore resource without the Pulumi CLI: one curl command
+    (the API key from $GCORE_API_KEY, never printed). The base URL, the default project and
+    region and the rule API are the provider's settings (``config`` first, then ``env``, the
+    provider process's environment), so the command goes where the provider's calls went."""
+    from ..api import urls
+
+    settings, project, region = _api_place(resource, config, env)
+    outputs = resource.outputs
     kind = resource.type_token.rsplit(":", 1)[-1]
     if kind == "SecurityGroup":
         path = urls.group(project, region, str(resource.id))
@@ -214,6 +237,34 @@ def delete_hint(resource: MockedResource, config: Mapping[str, str], env: Mappin
     return f'curl -X DELETE -H "Authorization: APIKey $GCORE_API_KEY" {settings.base_url}{path}'
 
 
+#: The rule the pause suggests adding by hand to a group that owns its rule set: a port from
+#: a documentation-only network (RFC 5737), so it opens nothing reachable.
+HAND_RULE: Final = {
+    "direction": "ingress",
+    "ethertype": "IPv4",
+    "protocol": "tcp",
+    "port_range_min": 3389,
+    "port_range_max": 3389,
+    "remote_ip_prefix": "192.0.2.0/24",
+    "description": "by hand",
+}
+
+
+def add_rule_hint(group: MockedResource, config: Mapping[str, str], env: Mapping[str, str]) -> str:
+    """A curl command that adds :data:`HAND_RULE` to ``group`` by hand, by the rule API the
+    provider uses (the API key from $GCORE_API_KEY, never printed)."""
+    from ..api import urls
+
+    settings, project, region = _api_place(group, config, env)
+    rules = urls.rules_v2 if settings.rule_api == "v2" else urls.rules_v1
+    path = rules(project, region, str(group.id))
+    body = json.dumps(HAND_RULE, separators=(",", ":"))
+    return (
+        f'curl -X POST -H "Authorization: APIKey $GCORE_API_KEY" '
+        f"-H 'Content-Type: application/json' -d '{body}' {settings.base_url}{path}"
+    )
+
+
 def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
     return {
         key: (before.get(key), after.get(key))
@@ -222,14 +273,43 @@ def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, tu
     }
 
 
+def _rule_list(value: Any) -> list[Any] | None:
+    """A group's rule list as read (each rule a mapping), or None for anything else."""
+    if isinstance(value, list) and all(isinstance(rule, Mapping) for rule in value):
+        return [_shown(rule) for rule in value]
+    return None if value is not None else []
+
+
+def _rules_drift(old: Any, new: Any) -> tuple[str, list[str]] | None:
+    """A group's ``rules`` drift as a count, and a line per rule removed (``-``) and added
+    (``+``), each rule on one line as the inputs are; None when they are not rule lists."""
+    before, after = _rule_list(old), _rule_list(new)
+    if before is None or after is None:
+        return None
+    removed = [rule for rule in before if rule not in after]
+    added = [rule for rule in after if rule not in before]
+    lines = [f"      rules - {fields(rule, ())}" for rule in removed]
+    lines += [f"      rules + {fields(rule, ())}" for rule in added]
+    return f"rules: {len(added)} added, {len(removed)} removed (below)", lines
+
+
 def drift_text(found: Refreshed, secret_keys: Collection[str] = ()) -> str:
+    """``drift: key: old -> new; ...`` on one line; a group's rules as the rules removed and
+    added, one line each under it."""
     if not found.changes:
         return "no drift"
-    parts = [
-        f"{key}: {SECRET_SHOWN} -> {SECRET_SHOWN} (changed)"
-        if key in secret_keys
-        else f"{key}: {json.dumps(_shown(old), default=str)} -> "
-        f"{json.dumps(_shown(new), default=str)}"
-        for key, (old, new) in found.changes.items()
-    ]
-    return "drift: " + "; ".join(parts)
+    parts: list[str] = []
+    below: list[str] = []
+    for key, (old, new) in found.changes.items():
+        rules = _rules_drift(old, new) if key == "rules" and key not in secret_keys else None
+        if key in secret_keys:
+            parts.append(f"{key}: {SECRET_SHOWN} -> {SECRET_SHOWN} (changed)")
+        elif rules is not None:
+            parts.append(rules[0])
+            below += rules[1]
+        else:
+            parts.append(
+                f"{key}: {json.dumps(_shown(old), default=str)} -> "
+                f"{json.dumps(_shown(new), default=str)}"
+            )
+    return "\n".join(["drift: " + "; ".join(parts), *below])

@@ -59,8 +59,9 @@ import sys
 from collections.abc import Collection, Mapping, Sequence
 from typing import Final, TextIO
 
+from .mocks import MockedResource
 from .run_output import SECRET_SHOWN as SECRET_SHOWN
-from .run_output import Printer
+from .run_output import Printer, add_rule_hint, delete_hint
 from .run_program import PROGRAM_TIMEOUT as PROGRAM_TIMEOUT
 from .run_program import ProgramExitError as ProgramExitError
 from .run_report import (
@@ -118,6 +119,7 @@ def run(
     env: Mapping[str, str] | None = None,
     after_step: AfterStep | None = None,
     show_outputs: bool = False,
+    pause_after_up: TextIO | None = None,
 ) -> RunReport:
     """Plan, up, refresh and destroy the Pulumi program in ``program_dir``; print each step.
 
@@ -125,8 +127,10 @@ def run(
     the keys in ``secret_keys`` are secrets (never printed, sent to the provider as secrets).
     ``out`` defaults to sys.stdout; ``env`` is the provider process's environment (default:
     this one's; GCORE_PULUMI_RUNNER=1 is added). ``show_outputs`` lists each created
-    resource's outputs too (secrets masked). Call it from the main thread for Ctrl-C to be
-    handled (destroy, then status 130). A ProjectError (nothing ran) is printed and gives status 2.
+    resource's outputs too (secrets masked). ``pause_after_up``: after up, say how to change
+    a created rule by hand and wait for a line on this stream (then ``after_step``). Call it
+    from the main thread for Ctrl-C to be handled (destroy, then status 130). A ProjectError
+    (nothing ran) is printed and gives status 2.
     """
     say = Printer(out or sys.stdout, [])
     for line in HEADER.splitlines():
@@ -144,7 +148,10 @@ def run(
     say(f"Project {project.name}, stack {stack}, program {project.program}")
     for key in sorted(merged):
         say(f"  config {key}: {SECRET_SHOWN if key in secrets else merged[key]}")
-    return Run(project, stack, merged, secrets, say, env, after_step, show_outputs).run()
+    steps = Run(project, stack, merged, secrets, say, env, after_step, show_outputs)
+    if pause_after_up is not None:
+        steps.after_step = _pause_after_up(steps, pause_after_up, after_step)
+    return steps.run()
 
 
 # ---------------------------------------------------------------------------- command line
@@ -195,22 +202,57 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 PAUSE_TEXT: Final = (
-    "\nPaused after up (--pause-after-up): what is listed above exists now. Change it by hand "
-    "if you like (a rule's description or ports in the Gcore console, with curl, or in the "
-    "emulator) and the refresh will report it as drift. Press Enter to refresh and destroy "
-    "(Ctrl-C destroys at once)."
+    "\nPaused after up (--pause-after-up): what is listed above exists now.\n"
+    "Change it by hand now if you like, and the refresh will report it as drift."
 )
+PAUSE_RULE: Final = (
+    "For example, delete the rule {name} (with GCORE_API_KEY set to the key):\n"
+    "  {command}\n"
+    'Refresh will then show it as "drift: gone". Gcore cannot edit a rule: one changed by\n'
+    "hand (in the console or with curl) is a new rule, and the created one shows as gone."
+)
+PAUSE_SET: Final = (
+    "For example, add a rule to the group {name}, which owns its rule set (with GCORE_API_KEY\n"
+    "set to the key):\n"
+    "  {command}\n"
+    'Refresh will then show it as "drift: ... rules: 1 added, 0 removed", the rule on a line.'
+)
+PAUSE_ENTER: Final = "Press Enter to refresh and destroy (Ctrl-C destroys at once)."
 
 
-def _pause_after_up(out: TextIO, stdin: TextIO) -> AfterStep:
+def _set_owner(report: RunReport) -> MockedResource | None:
+    """The first group created that owns its rule set (its ``rules`` input is a list)."""
+    return next(
+        (
+            r
+            for r in report.created
+            if r.type_token.endswith(":SecurityGroup") and isinstance(r.inputs.get("rules"), list)
+        ),
+        None,
+    )
+
+
+def _pause_after_up(run: Run, stdin: TextIO, then: AfterStep | None) -> AfterStep:
+    """After up: say how to make drift by hand (a ready command, with the real ids), then
+    wait for a line on ``stdin``; then call ``then``, the caller's own hook, if any."""
+
     def pause(step: str, report: RunReport) -> None:
-        if step != "up":
-            return
-        out.write(PAUSE_TEXT + "\n")
-        out.flush()
-        if not stdin.readline():
-            out.write("(standard input is closed: going on without waiting)\n")
-            out.flush()
+        if step == "up":
+            run.say(PAUSE_TEXT)
+            rule = next(
+                (r for r in report.created if r.type_token.endswith(":SecurityGroupRule")), None
+            )
+            if rule is not None:
+                command = delete_hint(rule, run.config, run.providers.child_env)
+                run.say(PAUSE_RULE.format(name=rule.name, command=command))
+            elif (group := _set_owner(report)) is not None:
+                command = add_rule_hint(group, run.config, run.providers.child_env)
+                run.say(PAUSE_SET.format(name=group.name, command=command))
+            run.say(PAUSE_ENTER)
+            if not stdin.readline():
+                run.say("(standard input is closed: going on without waiting)")
+        if then is not None:
+            then(step, report)
 
     return pause
 
@@ -247,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stack=args.stack,
             config=config,
             secret_keys=secret_keys,
-            after_step=_pause_after_up(sys.stdout, sys.stdin) if args.pause_after_up else None,
+            pause_after_up=sys.stdin if args.pause_after_up else None,
             show_outputs=args.show_outputs,
         )
     return report.status

@@ -109,3 +109,27 @@ def test_the_emulator_starts_as_written_from_a_fresh_shell(
     assert printed["base_url"].startswith("http://127.0.0.1:")
     for name in re.findall(r"--group (\S+)", command):
         assert name in printed["groups"]
+
+
+def test_the_basic_example_says_what_the_emulator_prints_at_start(tmp_path: Path) -> None:
+    """examples/basic/README.md says how many lines the emulator prints when it starts, and
+    what they are: count them on a real start (the key line on stderr, then the JSON)."""
+    readme = (REPO / "examples" / "basic" / "README.md").read_text(encoding="utf-8")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    with subprocess.Popen(
+        [".venv/bin/python", "-m", "gcore_pulumi.testing", "--port", "0", "--group", "web"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    ) as proc:  # fmt: skip
+        assert proc.stdout is not None and proc.stderr is not None
+        try:
+            json_line, key_line = proc.stdout.readline(), proc.stderr.readline()
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.communicate(timeout=30)
+    assert json.loads(json_line)["groups"].keys() == {"web"}
+    assert "accepting API key test-api-key" in key_line
+    words = {1: "one line", 2: "two lines"}
+    said = re.search(r"It prints (one line|two lines)", readme)
+    assert said and said.group(1) == words[bool(json_line) + bool(key_line)], said
+    assert "accepting API key" in readme and "standard error" in readme

@@ -10,9 +10,11 @@ import re
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pulumi.runtime import rpc
 
 from gcore_pulumi.testing import GcoreEmulator, RequestRecord
 from gcore_pulumi.testing.faults import ALL_FAULT_KINDS
@@ -274,6 +276,60 @@ def test_pause_after_up_lets_a_hand_made_change_show_as_drift(api: GcoreEmulator
     assert api.rules(group) == []
 
 
+def test_pause_after_up_prints_a_command_that_really_makes_the_drift_it_promises(
+    api: GcoreEmulator,
+) -> None:
+    """The pause names a created rule and a ready curl (real ids, the provider's base URL,
+    project and region, the key from $GCORE_API_KEY, never the key itself); running it by
+    hand makes refresh report exactly what the pause says: that rule gone."""
+    group = api.create_group()
+    with subprocess.Popen(
+        command(api, BASIC, "--pause-after-up", securityGroupId=group),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=clean_env(),
+        cwd=REPO,
+    ) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(KEY + "\n")
+        proc.stdin.flush()
+        seen = []
+        timer = threading.Timer(120, proc.kill)
+        timer.start()
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith("Press Enter"):
+                break
+        timer.cancel()
+        pause = "".join(seen[next(i for i, x in enumerate(seen) if "Paused" in x) :])
+        prose = [x for x in pause.splitlines() if not x.strip().startswith("curl ")]
+        assert all(len(line) <= 100 for line in prose), pause
+        named = re.search(r"delete the rule (\S+)", pause)
+        curl = next((x.strip() for x in pause.splitlines() if x.strip().startswith("curl ")), "")
+        assert named and curl, pause
+        assert KEY not in pause and "$GCORE_API_KEY" in curl and api.base_url in curl, pause
+        before = {r["id"] for r in api.rules(group)}
+        done = subprocess.run(
+            ["bash", "-c", curl + " -sS -f -o /dev/null"],
+            env={**clean_env(), "GCORE_API_KEY": KEY},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert len({r["id"] for r in api.rules(group)}) == len(before) - 1
+        rest, _ = proc.communicate("\n", timeout=120)
+
+    out = "".join(seen) + rest
+    assert proc.returncode == EXIT_OK, out
+    assert 'show it as "drift: gone"' in pause
+    assert f"{named.group(1)}  drift: gone (deleted outside this run)" in out
+    assert "1 resource(s) drifted." in out
+
+
 def test_the_program_and_the_provider_know_they_run_under_the_runner(
     api: GcoreEmulator, tmp_path: Path
 ) -> None:
@@ -382,3 +438,106 @@ def test_a_slow_calls_lines_show_as_they_happen_and_only_once(
         assert len(lines) == 1, destroy
         assert lines[0].startswith("      [secret-rule] gcore: DELETE "), destroy
     assert "provider:" not in destroy, destroy
+
+
+def test_the_plan_shows_an_id_not_yet_known_as_known_after_up_not_a_made_up_value(
+    api: GcoreEmulator,
+) -> None:
+    """In the plan a rule's group_id (the id of a group not created yet) is unknown, as the
+    CLI shows it: never the engine's placeholder string, which looks like a real id."""
+    done = run_cli(api, REPO / "examples" / "group-and-rules")
+
+    assert done.returncode == EXIT_OK, done.stdout + done.stderr
+    plan = done.stdout.split("== Up")[0]
+    assert "group_id=(known after up)" in plan, plan
+    assert rpc.UNKNOWN not in done.stdout
+
+
+def run_paused(
+    api: GcoreEmulator, program: Path, by_hand: Callable[[str], None], **config: str
+) -> str:
+    """Run ``program`` through the command line with --pause-after-up, call ``by_hand`` with
+    what it printed so far while it waits, go on; return everything it printed."""
+    with subprocess.Popen(
+        command(api, program, "--pause-after-up", **config),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=clean_env(),
+        cwd=REPO,
+    ) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(KEY + "\n")
+        proc.stdin.flush()
+        seen = []
+        timer = threading.Timer(120, proc.kill)
+        timer.start()
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith("Press Enter"):
+                break
+        timer.cancel()
+        by_hand("".join(seen))
+        rest, _ = proc.communicate("\n", timeout=120)
+    out = "".join(seen) + rest
+    assert proc.returncode == EXIT_OK, out
+    return out
+
+
+def test_drift_of_a_groups_rules_shows_the_rules_added_and_removed_one_line_each(
+    api: GcoreEmulator,
+) -> None:
+    """A rule opened by hand in a group that owns its set, and one of its rules deleted by
+    hand: refresh names each on a line of its own, not both whole arrays on one line."""
+    gone: list[str] = []
+
+    def by_hand(printed: str) -> None:
+        [group] = api.groups()
+        ssh = next(r for r in api.rules(str(group["id"])) if r["port_range_min"] == 22)
+        api.remove_rule(str(ssh["id"]))
+        gone.append(str(ssh["id"]))
+        api.add_rule(str(group["id"]), direction="ingress", protocol="tcp",
+                     port_range_min=3389, port_range_max=3389, description="by hand")  # fmt: skip
+
+    out = run_paused(api, REPO / "examples" / "web-tier-set", by_hand)
+    refresh = out.split("== Refresh")[1].split("== Destroy")[0]
+    assert "rules: 1 added, 1 removed (below)" in refresh, refresh
+    [removed] = [x for x in refresh.splitlines() if x.startswith("      rules - ")]
+    [added] = [x for x in refresh.splitlines() if x.startswith("      rules + ")]
+    assert "ports=22 " in removed and f"id={gone[0]}" in removed, refresh
+    assert "ports=3389 " in added and 'description="by hand"' in added, refresh
+    assert all(len(x) < 300 for x in refresh.splitlines()), refresh
+
+
+@pytest.mark.parametrize("rule_api", ["v1", "v2"])
+def test_pause_after_up_for_a_group_owning_its_set_prints_a_command_that_adds_a_rule(
+    api: GcoreEmulator, rule_api: str
+) -> None:
+    """No separate rule was created: the pause prints a ready curl that adds a rule to the
+    group (by the rule API the provider uses, the key from $GCORE_API_KEY), and running it
+    makes refresh show what the pause says: one rule added, on a line of its own."""
+    pauses: list[str] = []
+
+    def by_hand(printed: str) -> None:
+        pause = printed[printed.index("Paused after up") :]
+        pauses.append(pause)
+        curl = next(x.strip() for x in pause.splitlines() if x.strip().startswith("curl "))
+        assert KEY not in pause and "$GCORE_API_KEY" in curl and api.base_url in curl, pause
+        prose = [x for x in pause.splitlines() if not x.strip().startswith("curl ")]
+        assert all(len(line) <= 100 for line in prose), pause
+        done = subprocess.run(
+            ["bash", "-c", curl + " -sS -f -o /dev/null"],
+            env={**clean_env(), "GCORE_API_KEY": KEY}, capture_output=True, text=True,
+            timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+    out = run_paused(
+        api, REPO / "examples" / "web-tier-set", by_hand, **{"gcore:ruleApi": rule_api}
+    )
+    refresh = out.split("== Refresh")[1].split("== Destroy")[0]
+    assert "rules: 1 added, 0 removed" in pauses[0] and "rules: 1 added, 0 removed" in refresh
+    [added] = [x for x in refresh.splitlines() if x.startswith("      rules + ")]
+    assert "ports=3389 " in added and "remote_ip_prefix=192.0.2.0/24" in added, refresh
+    assert api.all_rules() == []

@@ -59,6 +59,40 @@ def test_the_readme_names_the_commands_that_run_it(tmp_path: Path) -> None:
     assert "name: edge" in (folder / "Pulumi.yaml").read_text(encoding="utf-8")
 
 
+def test_the_readme_run_command_works_from_any_folder(tmp_path: Path) -> None:
+    """`new my-firewall` (a relative path) and then the README's run command, pasted as it
+    is in another folder, runs the project: the README names it by its full path."""
+    (tmp_path / "here").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    made = subprocess.run(
+        [sys.executable, "-m", "gcore_pulumi", "new", "my-firewall"],
+        capture_output=True, text=True, env=clean_env(), cwd=tmp_path / "here", timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    readme = (tmp_path / "here" / "my-firewall" / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```sh\n", 1)[1].split("```", 1)[0]
+    run_line = block.split("\n", 1)[1].strip()  # the emulator is the first command
+    assert " run " in run_line, readme
+    with GcoreEmulator(api_key="test-api-key") as api:
+        run_line = run_line.replace("http://127.0.0.1:8787", api.base_url)
+        run_line = run_line.replace("--pause-after-up", "--config gcore:retryBackoff=0.01")
+        done = subprocess.run(
+            ["bash", "-c", run_line], capture_output=True, text=True, env=clean_env(),
+            cwd=tmp_path / "elsewhere", timeout=180, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "4 resource(s) deleted; nothing is left behind." in done.stdout
+        assert api.groups() == []
+    assert "from any" in readme and "`cd " in readme  # it says where to run each command
+
+
+def test_new_help_is_plain_text() -> None:
+    shown = new("new", "--help")
+    assert shown.returncode == 0 and "python -m gcore_pulumi new DIR: a starter" in shown.stdout
+    assert "``" not in shown.stdout and "``" not in new().stdout + new().stderr
+
+
 def test_an_existing_project_is_never_overwritten(tmp_path: Path) -> None:
     (tmp_path / "__main__.py").write_text("keep me\n", encoding="utf-8")
     refused = new("new", str(tmp_path))
