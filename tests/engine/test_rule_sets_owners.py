@@ -5,17 +5,16 @@ engine's delete of the removed resource, which runs after the group's PATCH kept
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
-from gcore_pulumi import SecurityGroupProvider, SecurityGroupRuleProvider
+from gcore_pulumi import SecurityGroupRuleProvider
 from gcore_pulumi.testing import GcoreEmulator
 from gcore_pulumi.testing.engine import ProviderProcess, ProviderRpcError
 
-from .conftest import PROJECT, REGION, clean_env, stack_config
+from .conftest import PROJECT, REGION, Groups
 
 GROUP_TYPE = "pulumi-python:dynamic/gcore:SecurityGroup"
 RULE_TYPE = "pulumi-python:dynamic/gcore:SecurityGroupRule"
@@ -23,23 +22,6 @@ RULE_PROVIDER = serialize_provider(SecurityGroupRuleProvider())
 SSH = {"direction": "ingress", "protocol": "tcp", "port_range_min": 22, "port_range_max": 22}
 HTTPS = {"direction": "ingress", "protocol": "tcp", "port_range_min": 443, "port_range_max": 443}
 RDP = {"direction": "ingress", "protocol": "tcp", "port_range_min": 3389, "port_range_max": 3389}
-
-
-@pytest.fixture
-def start(emulator: GcoreEmulator) -> Iterator[Any]:
-    """Start a provider process per CLI command, configured like `pulumi up`."""
-    started: list[ProviderProcess] = []
-
-    def run() -> ProviderProcess:
-        process = ProviderProcess(SecurityGroupProvider(), env=clean_env())
-        process.start()
-        started.append(process)
-        process.configure(stack_config(emulator), secret_keys=["gcore:apiKey"])
-        return process
-
-    yield run
-    for process in started:
-        process.stop()
 
 
 def group_urn(process: ProviderProcess, name: str = "web") -> str:
@@ -81,15 +63,15 @@ def deletes(emulator: GcoreEmulator) -> list[str]:
 
 
 def move_into_set(
-    start: Any, emulator: GcoreEmulator, moved: dict[str, Any], rules: list[dict[str, Any]]
+    groups: Groups, emulator: GcoreEmulator, moved: dict[str, Any], rules: list[dict[str, Any]]
 ) -> tuple[str, Any, Any]:
     """Up 1: a group without ``rules`` and a SecurityGroupRule ``moved``. Up 2: the group
     declares ``rules``, the rule resource is gone from the program: the group's update
     runs, then the engine deletes the removed rule resource."""
-    first = start()
+    first = groups()
     group_id, group_out = up_group(first, name="web")
     rule_id, rule_out = up_rule(first, "moved", group_id=group_id, **moved)
-    second = start()
+    second = groups()
     news = second.check({"name": "web", "rules": rules}, urn=group_urn(second)).inputs
     assert second.diff(group_id, group_out, news, urn=group_urn(second)).changes == "some"
     updated = second.update(group_id, group_out, news, urn=group_urn(second))
@@ -100,47 +82,49 @@ def move_into_set(
 
 
 def test_a_rule_moved_into_the_set_in_one_up_stays_at_gcore(
-    start: Any, emulator: GcoreEmulator
+    groups: Groups, emulator: GcoreEmulator
 ) -> None:
-    group_id, updated, rule_id = move_into_set(start, emulator, SSH, [SSH, HTTPS])
+    group_id, updated, rule_id = move_into_set(groups, emulator, SSH, [SSH, HTTPS])
     assert rule_id in {r["id"] for r in updated["rules"]}  # the PATCH kept it, same id
     assert deletes(emulator) == []  # the removed resource's delete leaves it
     live = emulator.rules(group_id)
     assert shape(live) == shape([SSH, HTTPS])
-    refresh = start()
+    refresh = groups()
     read = refresh.read(group_id, updated, None, urn=group_urn(refresh))
     assert shape(read.outputs["rules"]) == shape([SSH, HTTPS])  # no drift on the next up
 
 
 def test_a_rule_moved_into_the_set_under_a_new_id_stays_at_gcore(
-    start: Any, emulator: GcoreEmulator
+    groups: Groups, emulator: GcoreEmulator
 ) -> None:
     """The set's rule differs in description only: Gcore replaces the rule (a new id),
     and the old rule's delete must not touch the new one."""
     described = dict(SSH, description="admin ssh")
-    group_id, updated, rule_id = move_into_set(start, emulator, SSH, [described])
+    group_id, updated, rule_id = move_into_set(groups, emulator, SSH, [described])
     assert rule_id not in {r["id"] for r in updated["rules"]}
     assert shape(emulator.rules(group_id)) == shape([described])
 
 
-def test_a_rule_left_out_of_the_set_is_still_deleted(start: Any, emulator: GcoreEmulator) -> None:
-    group_id, updated, _ = move_into_set(start, emulator, RDP, [SSH])
+def test_a_rule_left_out_of_the_set_is_still_deleted(
+    groups: Groups, emulator: GcoreEmulator
+) -> None:
+    group_id, updated, _ = move_into_set(groups, emulator, RDP, [SSH])
     assert shape(emulator.rules(group_id)) == shape([SSH]) == shape(updated["rules"])
     assert len(deletes(emulator)) == 1  # sent, and found gone (the PATCH removed it)
 
 
 def test_the_moved_rule_stays_when_its_delete_comes_in_a_later_up(
-    start: Any, emulator: GcoreEmulator
+    groups: Groups, emulator: GcoreEmulator
 ) -> None:
     """Up 2 updated the group but stopped before the rule's delete; up 3 diffs the group
     (no change) and deletes the removed rule resource."""
-    first = start()
+    first = groups()
     group_id, group_out = up_group(first, name="web")
     rule_id, rule_out = up_rule(first, "moved", group_id=group_id, **SSH)
-    second = start()
+    second = groups()
     news = second.check({"name": "web", "rules": [SSH]}, urn=group_urn(second)).inputs
     updated = second.update(group_id, group_out, news, urn=group_urn(second))
-    third = start()
+    third = groups()
     assert third.diff(group_id, updated, news, urn=group_urn(third)).changes == "none"
     emulator.clear_log()
     third.delete(rule_id, {**rule_out, "__provider": RULE_PROVIDER}, urn=rule_urn(third, "moved"))
@@ -148,19 +132,19 @@ def test_the_moved_rule_stays_when_its_delete_comes_in_a_later_up(
 
 
 def test_a_failed_set_update_does_not_keep_a_removed_rules_delete_from_closing_it(
-    start: Any, emulator: GcoreEmulator
+    groups: Groups, emulator: GcoreEmulator
 ) -> None:
     """An interrupted migration left the set holding SSH and the SSH rule resource in the
     state. The next run drops both (``rules=[]``); the group's PATCH fails, and the engine
     goes on (``--continue-on-error``) to delete the removed rule resource: it must close the
     rule, since the set that held it was not applied and no resource declares it."""
-    first = start()
+    first = groups()
     group_id, group_out = up_group(first, name="web")
     rule_id, rule_out = up_rule(first, "moved", group_id=group_id, **SSH)
-    second = start()
+    second = groups()
     news = second.check({"name": "web", "rules": [SSH]}, urn=group_urn(second)).inputs
     updated = second.update(group_id, group_out, news, urn=group_urn(second))
-    third = start()
+    third = groups()
     emptied = third.check({"name": "web", "rules": []}, urn=group_urn(third)).inputs
     assert third.diff(group_id, updated, emptied, urn=group_urn(third)).changes == "some"
     emulator.faults.add("503", method="PATCH")
@@ -181,11 +165,11 @@ def writes(emulator: GcoreEmulator) -> list[str]:
 
 @pytest.mark.parametrize("rules", [[SSH], None], ids=["set", "no-set"])
 def test_adopt_id_of_a_group_another_resource_manages_is_refused_before_anything_is_sent(
-    start: Any, emulator: GcoreEmulator, rules: list[dict[str, Any]] | None
+    groups: Groups, emulator: GcoreEmulator, rules: list[dict[str, Any]] | None
 ) -> None:
     inputs = {"name": "web"} if rules is None else {"name": "web", "rules": rules}
-    group_id, outputs = up_group(start(), "a", **inputs)
-    process = start()  # the next up: a is compared, b is new and adopts a's group
+    group_id, outputs = up_group(groups(), "a", **inputs)
+    process = groups()  # the next up: a is compared, b is new and adopts a's group
     news = process.check(inputs, urn=group_urn(process, "a")).inputs
     assert process.diff(group_id, outputs, news, urn=group_urn(process, "a")).changes == "none"
     b = {"name": "other", "adopt_id": group_id, "rules": [RDP]}
@@ -201,10 +185,10 @@ def test_adopt_id_of_a_group_another_resource_manages_is_refused_before_anything
 
 
 def test_two_resources_adopting_one_group_the_second_is_refused(
-    start: Any, emulator: GcoreEmulator
+    groups: Groups, emulator: GcoreEmulator
 ) -> None:
     group_id = emulator.create_group(PROJECT, REGION, name="legacy")
-    process = start()
+    process = groups()
     first = process.check({"name": "web", "adopt_id": group_id}, urn=group_urn(process, "b"))
     second = process.check({"name": "web", "adopt_id": group_id}, urn=group_urn(process, "c"))
     assert first.failures == second.failures == []  # neither is known to manage it yet
@@ -216,13 +200,13 @@ def test_two_resources_adopting_one_group_the_second_is_refused(
 
 
 def test_a_get_does_not_manage_and_a_renamed_resource_hands_the_group_over(
-    start: Any, emulator: GcoreEmulator
+    groups: Groups, emulator: GcoreEmulator
 ) -> None:
     """``SecurityGroup.get`` of a group claims nothing; a resource renamed to one that adopts
     its group (the old one is not in the program: not compared, deleted at the end) keeps
     the group: the old resource's delete leaves it."""
-    group_id, outputs = up_group(start(), "old", name="web", rules=[SSH])
-    process = start()
+    group_id, outputs = up_group(groups(), "old", name="web", rules=[SSH])
+    process = groups()
     process.read(
         group_id, {"project_id": PROJECT, "region_id": REGION}, None, urn=group_urn(process)
     )
@@ -236,17 +220,17 @@ def test_a_get_does_not_manage_and_a_renamed_resource_hands_the_group_over(
 
 
 def test_a_set_may_allow_its_own_members_by_the_groups_literal_id(
-    start: Any, emulator: GcoreEmulator
+    groups: Groups, emulator: GcoreEmulator
 ) -> None:
     """The documented way for a set to allow traffic from its own members (``web.id`` in its
     own ``rules`` is a cycle): after the first up, the group's id written as a literal."""
-    group_id, outputs = up_group(start(), name="web", rules=[SSH])
+    group_id, outputs = up_group(groups(), name="web", rules=[SSH])
     members = {"direction": "ingress", "remote_group_id": group_id}
-    process = start()
+    process = groups()
     news = process.check({"name": "web", "rules": [SSH, members]}, urn=group_urn(process)).inputs
     updated = process.update(group_id, outputs, news, urn=group_urn(process))
     assert {r["remote_group_id"] for r in emulator.rules(group_id)} == {None, group_id}
-    again = start()
+    again = groups()
     news = again.check({"name": "web", "rules": [members, SSH]}, urn=group_urn(again)).inputs
     assert again.diff(group_id, updated, news, urn=group_urn(again)).changes == "none"
     read = again.read(group_id, updated, news, urn=group_urn(again))

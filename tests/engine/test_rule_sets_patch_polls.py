@@ -5,17 +5,15 @@ change; when it cannot find out, the error says that Gcore may already have the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from gcore_pulumi import SecurityGroupProvider
 from gcore_pulumi.rule_set import live_rules_output
 from gcore_pulumi.testing import GcoreEmulator
 from gcore_pulumi.testing.engine import ProviderProcess, ProviderRpcError
 
-from .conftest import clean_env, stack_config
+from .conftest import Groups
 
 GROUP_TYPE = "pulumi-python:dynamic/gcore:SecurityGroup"
 SSH = {"direction": "ingress", "protocol": "tcp", "port_range_min": 22, "port_range_max": 22}
@@ -24,33 +22,17 @@ TASKS = "/cloud/v1/tasks"
 MAY_HAVE = "Gcore may already have this change"
 
 
-@pytest.fixture
-def start(emulator: GcoreEmulator) -> Iterator[Any]:
-    started: list[ProviderProcess] = []
-
-    def run(**config: str) -> ProviderProcess:
-        process = ProviderProcess(SecurityGroupProvider(), env=clean_env())
-        process.start()
-        started.append(process)
-        process.configure(stack_config(emulator, **config), secret_keys=["gcore:apiKey"])
-        return process
-
-    yield run
-    for process in started:
-        process.stop()
-
-
 def shape(rules: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     return sorted((r["direction"], r.get("protocol"), r.get("port_range_min")) for r in rules)
 
 
-def change(start: Any, **config: str) -> tuple[str, Any, ProviderProcess, Any]:
+def change(groups: Groups, **config: str) -> tuple[str, Any, ProviderProcess, Any]:
     """A group with [SSH]; a process ready to change it to [SSH, HTTPS] (and rename it)."""
-    first = start()
+    first = groups()
     urn = first.make_urn("web", GROUP_TYPE)
     checked = first.check({"name": "web", "rules": [SSH]}, urn=urn)
     group_id, outputs = first.create(checked.inputs, urn=urn)
-    process = start(**config)
+    process = groups(**config)
     news = process.check({"name": "web-2", "rules": [SSH, HTTPS]}, urn=urn).inputs
     return str(group_id), outputs, process, news
 
@@ -63,9 +45,9 @@ def patches(emulator: GcoreEmulator) -> int:
     "kind", ["html_404", "empty_404", "redirect", "commit_then_html_200", "commit_then_truncate"]
 )
 def test_a_task_poll_not_answered_by_gcore_is_settled_by_reading_the_group(
-    start: Any, emulator: GcoreEmulator, kind: str
+    groups: Groups, emulator: GcoreEmulator, kind: str
 ) -> None:
-    group_id, outputs, process, news = change(start)
+    group_id, outputs, process, news = change(groups)
     emulator.faults.add(kind, method="GET", path_prefix=f"{TASKS}/", times=1)  # type: ignore[arg-type]
     updated = process.update(group_id, outputs, news, urn=process.make_urn("web", GROUP_TYPE))
     assert emulator.faults.injected == {kind: 1}
@@ -76,9 +58,9 @@ def test_a_task_poll_not_answered_by_gcore_is_settled_by_reading_the_group(
 
 
 def test_when_no_answer_says_whether_it_was_applied_the_error_says_it_may_be(
-    start: Any, emulator: GcoreEmulator
+    groups: Groups, emulator: GcoreEmulator
 ) -> None:
-    group_id, outputs, process, news = change(start)
+    group_id, outputs, process, news = change(groups)
     emulator.faults.add("html_404", method="GET", path_prefix=TASKS)  # every poll, every list
     with pytest.raises(ProviderRpcError) as caught:
         process.update(group_id, outputs, news, urn=process.make_urn("web", GROUP_TYPE))
@@ -90,9 +72,9 @@ def test_when_no_answer_says_whether_it_was_applied_the_error_says_it_may_be(
 
 
 def test_a_deadline_during_the_patch_task_says_the_change_may_be_in_effect(
-    start: Any, emulator: GcoreEmulator
+    groups: Groups, emulator: GcoreEmulator
 ) -> None:
-    group_id, outputs, process, news = change(start, **{"gcore:deadline": "1.5"})
+    group_id, outputs, process, news = change(groups, **{"gcore:deadline": "1.5"})
     emulator.task_delay = 5.0
     with pytest.raises(ProviderRpcError) as caught:
         process.update(group_id, outputs, news, urn=process.make_urn("web", GROUP_TYPE))

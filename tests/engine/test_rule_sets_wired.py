@@ -9,19 +9,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
-from gcore_pulumi import SecurityGroupProvider, SecurityGroupRuleProvider
+from gcore_pulumi import SecurityGroupRuleProvider
 from gcore_pulumi.rule_set import live_rules_output
 from gcore_pulumi.testing import GcoreEmulator
 from gcore_pulumi.testing.engine import ProviderProcess, ProviderRpcError
 from tests.unit.test_importer import run_generated
 
-from .conftest import API_KEY, PROJECT, REGION, clean_env, stack_config
+from .conftest import API_KEY, PROJECT, REGION, Groups
 
 GROUP_TYPE = "pulumi-python:dynamic/gcore:SecurityGroup"
 RULE_TYPE = "pulumi-python:dynamic/gcore:SecurityGroupRule"
@@ -31,23 +30,6 @@ SSH = {"direction": "ingress", "protocol": "tcp", "port_range_min": 22, "port_ra
 HTTPS = {"direction": "ingress", "protocol": "tcp", "port_range_min": 443, "port_range_max": 443}
 EGRESS = {"direction": "egress"}
 RDP = {"direction": "ingress", "protocol": "tcp", "port_range_min": 3389, "port_range_max": 3389}
-
-
-@pytest.fixture
-def start(emulator: GcoreEmulator) -> Iterator[Any]:
-    """Start a provider process per CLI command, configured like `pulumi up`."""
-    started: list[ProviderProcess] = []
-
-    def run() -> ProviderProcess:
-        process = ProviderProcess(SecurityGroupProvider(), env=clean_env())
-        process.start()
-        started.append(process)
-        process.configure(stack_config(emulator), secret_keys=["gcore:apiKey"])
-        return process
-
-    yield run
-    for process in started:
-        process.stop()
 
 
 def urn(process: ProviderProcess) -> str:
@@ -79,9 +61,9 @@ def shape(rules: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 
 
 def test_create_with_rules_is_one_post_one_task_and_one_read(
-    start: Any, emulator: GcoreEmulator
+    groups: Groups, emulator: GcoreEmulator
 ) -> None:
-    group_id, outputs, _ = up(start(), name="web", rules=[SSH, HTTPS, EGRESS])
+    group_id, outputs, _ = up(groups(), name="web", rules=[SSH, HTTPS, EGRESS])
     sent = calls(emulator)
     assert [c for c in sent if c[0] != "GET"] == [("POST", V2)]  # no per-rule request
     [task] = emulator.tasks("create_security_group")
@@ -101,18 +83,18 @@ def test_create_with_rules_is_one_post_one_task_and_one_read(
     assert {r["id"] for r in outputs["rules"]} == {r["id"] for r in live}
 
 
-def test_create_with_no_rules_given_as_empty_list(start: Any, emulator: GcoreEmulator) -> None:
-    group_id, outputs, _ = up(start(), name="web", rules=[])
+def test_create_with_no_rules_given_as_empty_list(groups: Groups, emulator: GcoreEmulator) -> None:
+    group_id, outputs, _ = up(groups(), name="web", rules=[])
     assert bodies(emulator, "POST")[0]["rules"] == []
     assert emulator.rules(group_id) == [] and outputs["rules"] == []
 
 
 @pytest.mark.parametrize("kind", ["commit_then_drop", "commit_then_502"])
 def test_a_create_whose_answer_is_lost_records_the_one_group_with_its_rules(
-    start: Any, emulator: GcoreEmulator, kind: str
+    groups: Groups, emulator: GcoreEmulator, kind: str
 ) -> None:
     emulator.faults.add(kind, method="POST", times=1)  # type: ignore[arg-type]
-    group_id, outputs, _ = up(start(), name="web", rules=[SSH, EGRESS])
+    group_id, outputs, _ = up(groups(), name="web", rules=[SSH, EGRESS])
     assert emulator.faults.injected == {kind: 1}
     assert [g["id"] for g in emulator.groups()] == [group_id]
     live = emulator.rules(group_id)
@@ -121,14 +103,14 @@ def test_a_create_whose_answer_is_lost_records_the_one_group_with_its_rules(
 
 
 def test_a_rule_added_by_hand_is_removed_by_one_patch_with_the_complete_set(
-    start: Any, emulator: GcoreEmulator
+    groups: Groups, emulator: GcoreEmulator
 ) -> None:
-    group_id, outputs, _ = up(start(), name="web", rules=[SSH, EGRESS])
+    group_id, outputs, _ = up(groups(), name="web", rules=[SSH, EGRESS])
     emulator.add_rule(group_id, **RDP)  # opened by hand
-    refresh = start()
+    refresh = groups()
     read = refresh.read(group_id, outputs, None, urn=urn(refresh))
     assert shape(read.outputs["rules"]) == shape([SSH, EGRESS, RDP])  # refresh shows it
-    process = start()
+    process = groups()
     news = process.check({"name": "web", "rules": [EGRESS, SSH]}, urn=urn(process)).inputs
     diff = process.diff(group_id, read.outputs, news, urn=urn(process))
     assert diff.changes == "some" and diff.replaces == []  # in place, never a new group
@@ -157,15 +139,15 @@ SPELLINGS = [
 
 
 def test_reordered_and_equivalent_spellings_plan_no_change(
-    start: Any, emulator: GcoreEmulator
+    groups: Groups, emulator: GcoreEmulator
 ) -> None:
     created = [first for first, _ in SPELLINGS]
-    group_id, outputs, _ = up(start(), name="web", rules=created)
-    refresh = start()
+    group_id, outputs, _ = up(groups(), name="web", rules=created)
+    refresh = groups()
     read = refresh.read(group_id, outputs, None, urn=urn(refresh))
     later = list(reversed([second for _, second in SPELLINGS]))
     for state in (outputs, read.outputs):
-        process = start()
+        process = groups()
         news = process.check({"name": "web", "rules": later}, urn=urn(process)).inputs
         assert process.diff(group_id, state, news, urn=urn(process)).changes == "none"
     described = [dict(created[0], description="ssh"), *created[1:]]
@@ -173,9 +155,9 @@ def test_reordered_and_equivalent_spellings_plan_no_change(
     assert process.diff(group_id, outputs, news, urn=urn(process)).changes == "some"
 
 
-def test_a_rename_with_the_same_set_sends_no_rules(start: Any, emulator: GcoreEmulator) -> None:
-    group_id, outputs, _ = up(start(), name="web", rules=[SSH])
-    process = start()
+def test_a_rename_with_the_same_set_sends_no_rules(groups: Groups, emulator: GcoreEmulator) -> None:
+    group_id, outputs, _ = up(groups(), name="web", rules=[SSH])
+    process = groups()
     news = process.check({"name": "web-2", "rules": [SSH]}, urn=urn(process)).inputs
     process.update(group_id, outputs, news, urn=urn(process))
     assert bodies(emulator, "PATCH") == [{"name": "web-2"}]
@@ -183,10 +165,10 @@ def test_a_rename_with_the_same_set_sends_no_rules(start: Any, emulator: GcoreEm
 
 @pytest.mark.parametrize("kind", ["commit_then_drop", "commit_then_502", "502", "drop"])
 def test_a_patch_whose_answer_is_lost_duplicates_nothing_and_leaves_nothing_open(
-    start: Any, emulator: GcoreEmulator, kind: str
+    groups: Groups, emulator: GcoreEmulator, kind: str
 ) -> None:
-    group_id, outputs, _ = up(start(), name="web", rules=[SSH, RDP])
-    process = start()
+    group_id, outputs, _ = up(groups(), name="web", rules=[SSH, RDP])
+    process = groups()
     news = process.check({"name": "web", "rules": [SSH, HTTPS]}, urn=urn(process)).inputs
     emulator.faults.add(kind, method="PATCH", times=1)  # type: ignore[arg-type]
     updated = process.update(group_id, outputs, news, urn=urn(process))
@@ -201,18 +183,18 @@ def test_a_patch_whose_answer_is_lost_duplicates_nothing_and_leaves_nothing_open
 
 
 def test_omitted_to_given_takes_the_rules_over_and_given_to_omitted_leaves_them(
-    start: Any, emulator: GcoreEmulator
+    groups: Groups, emulator: GcoreEmulator
 ) -> None:
-    group_id, outputs, _ = up(start(), name="web")
+    group_id, outputs, _ = up(groups(), name="web")
     emulator.add_rule(group_id, **RDP)
-    process = start()
+    process = groups()
     news = process.check({"name": "web", "rules": [SSH]}, urn=urn(process)).inputs
     assert process.diff(group_id, outputs, news, urn=urn(process)).changes == "some"
     taken = process.update(group_id, outputs, news, urn=urn(process))
     assert shape(emulator.rules(group_id)) == shape([SSH]) and len(taken["rules"]) == 1
     emulator.add_rule(group_id, **RDP)
     emulator.clear_log()
-    again = start()
+    again = groups()
     plain = again.check({"name": "web"}, urn=urn(again)).inputs
     left = again.update(group_id, taken, plain, urn=urn(again))
     assert bodies(emulator, "PATCH") == []  # nothing is sent about the rules
@@ -223,12 +205,12 @@ def test_omitted_to_given_takes_the_rules_over_and_given_to_omitted_leaves_them(
 
 
 def test_adopt_id_takes_the_group_over_in_the_safe_order_and_destroy_deletes_it(
-    start: Any, emulator: GcoreEmulator
+    groups: Groups, emulator: GcoreEmulator
 ) -> None:
     group_id = emulator.create_group(PROJECT, REGION, name="legacy", tags={"old": "1"})
     emulator.add_rule(group_id, **RDP)
     emulator.add_read_only_tag(group_id, "gcore_managed", "true")
-    process = start()
+    process = groups()
     adopted, outputs, checked = up(process, name="web", description="front", adopt_id=group_id,
                                    tags={"env": "prod"}, rules=[SSH])  # fmt: skip
     assert adopted == group_id and outputs["adopt_id"] == group_id
@@ -241,7 +223,7 @@ def test_adopt_id_takes_the_group_over_in_the_safe_order_and_destroy_deletes_it(
     ]  # fmt: skip
     assert [g["id"] for g in emulator.groups()] == [group_id]  # nothing was created
     assert shape(emulator.rules(group_id)) == shape([SSH]) and len(outputs["rules"]) == 1
-    later = start()
+    later = groups()
     other = dict(checked, adopt_id="024a29e9-b4b7-4c91-9a46-505be123d9f8")
     assert later.diff(group_id, outputs, other, urn=urn(later)).changes == "none"
     later.delete(group_id, outputs, urn=urn(later))
@@ -249,11 +231,11 @@ def test_adopt_id_takes_the_group_over_in_the_safe_order_and_destroy_deletes_it(
 
 
 def test_adopt_id_with_a_failing_task_leaves_the_tags_as_they_were(
-    start: Any, emulator: GcoreEmulator
+    groups: Groups, emulator: GcoreEmulator
 ) -> None:
     group_id = emulator.create_group(PROJECT, REGION, name="legacy", tags={"old": "1"})
     emulator.fail_tasks("update_security_group", error="Neutron refused the update")
-    process = start()
+    process = groups()
     checked = process.check({"name": "web", "adopt_id": group_id, "tags": {"env": "prod"}})
     with pytest.raises(ProviderRpcError, match="Neutron refused the update"):
         process.create(checked.inputs, urn=urn(process))
@@ -263,10 +245,10 @@ def test_adopt_id_with_a_failing_task_leaves_the_tags_as_they_were(
 
 
 def test_adopt_id_of_a_missing_group_fails_naming_it_and_creates_nothing(
-    start: Any, emulator: GcoreEmulator
+    groups: Groups, emulator: GcoreEmulator
 ) -> None:
     missing = "7f1c4c2e-3a55-4f5e-9a43-1f0e2b8c9d10"
-    process = start()
+    process = groups()
     checked = process.check({"name": "web", "adopt_id": missing.upper(), "rules": [SSH]})
     assert checked.failures == [] and checked.inputs["adopt_id"] == missing
     with pytest.raises(ProviderRpcError) as caught:
@@ -283,7 +265,7 @@ def test_adopt_id_of_a_missing_group_fails_naming_it_and_creates_nothing(
 
 
 def test_the_importers_program_adopts_the_group_with_no_change(
-    start: Any, emulator: GcoreEmulator
+    groups: Groups, emulator: GcoreEmulator
 ) -> None:
     group_id = emulator.create_group(PROJECT, REGION, name='legacy """ tier',
                                      description='say "hi"', tags={"env": "prod"})  # fmt: skip
@@ -303,12 +285,12 @@ def test_the_importers_program_adopts_the_group_with_no_change(
     program = {k: v for k, v in declared.items() if k != "resource"}
     before = emulator.group(group_id)
     emulator.clear_log()
-    process = start()  # `pulumi up` of the printed program: the adopting create
+    process = groups()  # `pulumi up` of the printed program: the adopting create
     adopted, outputs, checked = up(process, **program)
     assert adopted == group_id
     assert [m for m, _ in calls(emulator)] == ["GET"]  # nothing to change: nothing sent
     assert emulator.group(group_id) == before
-    again = start()  # the next `up`, and after a refresh
+    again = groups()  # the next `up`, and after a refresh
     news = again.check(program, urn=urn(again)).inputs
     assert again.diff(group_id, outputs, news, urn=urn(again)).changes == "none"
     read = again.read(group_id, outputs, checked, urn=urn(again))
@@ -319,9 +301,9 @@ def test_the_importers_program_adopts_the_group_with_no_change(
 
 
 def test_a_rule_is_refused_on_a_group_that_its_create_made_a_set_owner(
-    start: Any, emulator: GcoreEmulator
+    groups: Groups, emulator: GcoreEmulator
 ) -> None:
-    process = start()
+    process = groups()
     group_id, _, _ = up(process, name="web", rules=[SSH])
     rule = {"__provider": serialize_provider(SecurityGroupRuleProvider()), "group_id": group_id,
             **RDP}  # fmt: skip
