@@ -243,34 +243,14 @@ def test_a_slow_call_says_what_it_waits_for(api: GcoreEmulator) -> None:
 
 def test_pause_after_up_lets_a_hand_made_change_show_as_drift(api: GcoreEmulator) -> None:
     group = api.create_group()
-    with subprocess.Popen(
-        command(api, BASIC, "--pause-after-up", securityGroupId=group),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=clean_env(),
-        cwd=REPO,
-    ) as proc:
-        assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(KEY + "\n")
-        proc.stdin.flush()
-        seen = []
-        timer = threading.Timer(120, proc.kill)
-        timer.start()
-        for line in proc.stdout:
-            seen.append(line)
-            if line.startswith("Paused after up"):
-                break
-        timer.cancel()
-        assert seen and seen[-1].startswith("Paused after up"), "".join(seen)
-        assert "== Refresh" not in "".join(seen)
+
+    def by_hand(printed: str) -> None:
+        assert "Paused after up" in printed, printed
+        assert "== Refresh" not in printed
         ssh = next(r for r in api.rules(group) if r["port_range_min"] == 22)
         api.remove_rule(ssh["id"])  # by hand, while the runner waits
-        rest, _ = proc.communicate("\n", timeout=120)
 
-    out = "".join(seen) + rest
-    assert proc.returncode == EXIT_OK, out
+    out = run_paused(api, BASIC, by_hand, securityGroupId=group)
     assert "ssh  drift: gone (deleted outside this run)" in out
     assert "1 resource(s) drifted." in out
     assert api.rules(group) == []
@@ -283,32 +263,18 @@ def test_pause_after_up_prints_a_command_that_really_makes_the_drift_it_promises
     project and region, the key from $GCORE_API_KEY, never the key itself); running it by
     hand makes refresh report exactly what the pause says: that rule gone."""
     group = api.create_group()
-    with subprocess.Popen(
-        command(api, BASIC, "--pause-after-up", securityGroupId=group),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=clean_env(),
-        cwd=REPO,
-    ) as proc:
-        assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(KEY + "\n")
-        proc.stdin.flush()
-        seen = []
-        timer = threading.Timer(120, proc.kill)
-        timer.start()
-        for line in proc.stdout:
-            seen.append(line)
-            if line.startswith("Press Enter"):
-                break
-        timer.cancel()
+    paused: dict[str, str] = {}
+
+    def by_hand(printed: str) -> None:
+        seen = printed.splitlines(keepends=True)
         pause = "".join(seen[next(i for i, x in enumerate(seen) if "Paused" in x) :])
+        paused["text"] = pause
         prose = [x for x in pause.splitlines() if not x.strip().startswith("curl ")]
         assert all(len(line) <= 100 for line in prose), pause
         named = re.search(r"delete the rule (\S+)", pause)
         curl = next((x.strip() for x in pause.splitlines() if x.strip().startswith("curl ")), "")
         assert named and curl, pause
+        paused["named"] = named.group(1)
         assert KEY not in pause and "$GCORE_API_KEY" in curl and api.base_url in curl, pause
         before = {r["id"] for r in api.rules(group)}
         done = subprocess.run(
@@ -321,12 +287,10 @@ def test_pause_after_up_prints_a_command_that_really_makes_the_drift_it_promises
         )
         assert done.returncode == 0, done.stderr
         assert len({r["id"] for r in api.rules(group)}) == len(before) - 1
-        rest, _ = proc.communicate("\n", timeout=120)
 
-    out = "".join(seen) + rest
-    assert proc.returncode == EXIT_OK, out
-    assert 'show it as "drift: gone"' in pause
-    assert f"{named.group(1)}  drift: gone (deleted outside this run)" in out
+    out = run_paused(api, BASIC, by_hand, securityGroupId=group)
+    assert 'show it as "drift: gone"' in paused["text"]
+    assert f"{paused['named']}  drift: gone (deleted outside this run)" in out
     assert "1 resource(s) drifted." in out
 
 
