@@ -160,11 +160,7 @@ class SecurityGroupProvider(ConfiguredProvider):
         group that a create of this same command adopted (``adopt_id``) now belongs to that
         new resource: the old resource (renamed) is dropped from the stack, the group stays."""
         if self._rt().groups.adopted(id_):
-            log.warning(
-                "gcore: group %s was adopted by another resource of this stack in this update; "
-                "not deleting it (it stays, managed by that resource)",
-                id_,
-            )
+            self._left_to_adopter("group", id_)
             return
         project_id, region_id = self._place(props)
         self._rt().rule_sets.release(id_)

@@ -170,11 +170,7 @@ class SecurityGroupRuleProvider(ConfiguredProvider):
             )
             return
         if self._rt().owned.adopted(id_):
-            log.warning(
-                "gcore: rule %s was adopted by another resource of this stack in this update; "
-                "not deleting it (it stays, managed by that resource)",
-                id_,
-            )
+            self._left_to_adopter("rule", id_)
             return
         spec = _spec(props, self._rt().defaults)
         gone = (

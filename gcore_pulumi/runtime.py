@@ -94,6 +94,17 @@ class ConfiguredProvider(ResourceProvider):
     def __setstate__(self, state: dict[str, Any]) -> None:
         del state  # nothing is ever stored
 
+    @staticmethod
+    def _left_to_adopter(kind: str, resource_id: str) -> None:
+        """Say why a delete sends nothing: a create of this same command adopted the
+        ``kind`` (``adopt_existing`` / ``adopt_id``), so it now belongs to that resource."""
+        log.warning(
+            "gcore: %s %s was adopted by another resource of this stack in this update; "
+            "not deleting it (it stays, managed by that resource)",
+            kind,
+            resource_id,
+        )
+
     def configure(self, req: ConfigureRequest) -> None:
         """Read stack config (falling back to GCORE_* variables) once per process.
 
